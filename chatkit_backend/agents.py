@@ -1,0 +1,44 @@
+"""Resolving the agent that answers a turn from ``CHATKIT_BACKEND["AGENT"]``."""
+
+from __future__ import annotations
+
+import inspect
+from functools import lru_cache
+from typing import Any
+
+from agents import Agent
+from django.utils.module_loading import import_string
+
+from .context import RequestContext
+
+default_agent = Agent(
+    name="Assistant",
+    instructions="You are a helpful assistant. Answer clearly and concisely.",
+)
+"""The agent used when a site has not set ``CHATKIT_BACKEND["AGENT"]``."""
+
+
+@lru_cache(maxsize=32)
+def import_setting(path: str) -> Any:
+    """Import a dotted path once; settings name classes and callables this way."""
+    return import_string(path)
+
+
+def load(value: Any) -> Any:
+    """A setting's value, imported if it is a dotted path."""
+    return import_setting(value) if isinstance(value, str) else value
+
+
+async def resolve_agent(setting: Any, context: RequestContext) -> Agent[Any]:
+    """The agent for this request: an Agent, or what a callable returns for ``context``."""
+    target = load(setting)
+    if isinstance(target, Agent):
+        return target
+    if callable(target):
+        agent = target(context)
+        if inspect.isawaitable(agent):
+            agent = await agent
+        if isinstance(agent, Agent):
+            return agent
+        raise TypeError(f"CHATKIT_BACKEND['AGENT'] returned {type(agent).__name__}, not an Agent")
+    raise TypeError("CHATKIT_BACKEND['AGENT'] must be an Agent or a callable returning one")

@@ -1,0 +1,80 @@
+"""Who is asking: DRF authentication classes turned into a request context.
+
+Session authentication enforces Django's CSRF check (as DRF's own views do), so the page's
+``fetch`` must send the token; bearer tokens (SimpleJWT) need no CSRF token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework import exceptions
+from rest_framework.request import Request
+
+from .agents import load
+from .conf import conf
+from .context import Owner, RequestContext
+from .exceptions import RequestError
+
+
+class AuthenticationError(RequestError):
+    """401 or 403, with the ``WWW-Authenticate`` challenge when there is one."""
+
+    def __init__(self, message: str, *, status: int, code: str, challenge: str | None = None):
+        super().__init__(message, code=code, status=status)
+        self.challenge = challenge
+
+
+def _authenticators() -> list[Any]:
+    return [load(path)() for path in conf.AUTHENTICATION_CLASSES]
+
+
+def _challenge(request: HttpRequest, authenticators: list[Any]) -> str | None:
+    for authenticator in authenticators:
+        header = authenticator.authenticate_header(request)
+        if header:
+            return header
+    return None
+
+
+def preferred_locale(request: HttpRequest) -> str | None:
+    """The first language of ``Accept-Language``, where the widget sends its locale."""
+    header = request.headers.get("Accept-Language", "")
+    first = header.split(",", 1)[0].split(";", 1)[0].strip()
+    return first if first and first != "*" else None
+
+
+def authenticate(request: HttpRequest) -> RequestContext:
+    """Authenticate ``request`` (synchronously: sessions and user lookups hit the database)."""
+    authenticators = _authenticators()
+    drf_request = Request(request, authenticators=authenticators)
+    try:
+        user = drf_request.user
+    except exceptions.AuthenticationFailed as error:
+        raise AuthenticationError(
+            str(error.detail),
+            status=401,
+            code="authentication_failed",
+            challenge=_challenge(request, authenticators),
+        ) from None
+    except exceptions.APIException as error:  # CSRF failure is a PermissionDenied
+        raise AuthenticationError(
+            str(error.detail), status=error.status_code, code="permission_denied"
+        ) from None
+
+    if user is not None and user.is_authenticated:
+        owner = Owner(user_id=user.pk)
+    elif conf.ALLOW_ANONYMOUS and hasattr(request, "session"):
+        if not request.session.session_key:
+            request.session.save()
+        owner = Owner(session_key=request.session.session_key)
+        user = None
+    else:
+        raise AuthenticationError(
+            "Authentication credentials were not provided.",
+            status=401,
+            code="not_authenticated",
+            challenge=_challenge(request, authenticators) or 'Session realm="api"',
+        )
+    return RequestContext(owner=owner, user=user, request=request, locale=preferred_locale(request))

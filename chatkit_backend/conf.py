@@ -1,0 +1,73 @@
+"""The app's settings: one dict, ``settings.CHATKIT_BACKEND``, read on every access.
+
+Reading lazily (rather than freezing values into module constants at import time) is what
+makes ``override_settings`` and pytest-django's ``settings`` fixture work in users' tests.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path to a callable ``(context) -> agents.Agent``, or to an Agent. An Agent or a
+    # callable may also be given directly (handy in tests).
+    "AGENT": "chatkit_backend.agents.default_agent",
+    # Dotted path to the ChatKitServer subclass, the place to override action handlers.
+    "SERVER_CLASS": "chatkit_backend.server.DjangoChatKitServer",
+    # DRF authentication classes tried in order on every request.
+    "AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    # Let requests without credentials in; each visitor then owns the threads of their session.
+    "ALLOW_ANONYMOUS": False,
+    # How many of the newest thread items are sent to the model as history on each turn.
+    "HISTORY_LIMIT": 50,
+    # Maximum number of characters of the first user message used as a new thread's title.
+    "TITLE_MAX_LENGTH": 60,
+    # Dotted path to the ThreadItemConverter subclass that turns stored items into model input.
+    "HISTORY_CONVERTER": "chatkit_backend.history.HistoryConverter",
+    # Upper bound on ``limit`` for threads.list and items.list.
+    "MAX_PAGE_SIZE": 100,
+    # Maximum request body accepted by the protocol endpoint, in bytes.
+    "MAX_REQUEST_BYTES": 1_000_000,
+    # Model provider configuration. ``None`` means: read the environment variable of the
+    # same name. Settings win over the environment.
+    "LLM_PROVIDER": None,
+    "LLM_MODEL": None,
+    "LLM_BASE_URL": None,
+    "OPENAI_API_KEY": None,
+    "GEMINI_API_KEY": None,
+    # Seconds before a provider request is abandoned, and how often the client retries.
+    "LLM_TIMEOUT": 60.0,
+    "LLM_MAX_RETRIES": 2,
+    # Export Agents SDK traces to OpenAI. ``None``: only when an OpenAI key is configured.
+    "TRACING": None,
+}
+
+ENVIRONMENT_KEYS = ("LLM_PROVIDER", "LLM_MODEL", "LLM_BASE_URL", "OPENAI_API_KEY", "GEMINI_API_KEY")
+
+
+class Settings:
+    """Attribute access to ``CHATKIT_BACKEND`` with defaults, evaluated on every access."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown chatkit_backend setting {name!r}")
+        user = getattr(django_settings, "CHATKIT_BACKEND", None) or {}
+        if name in user:
+            return user[name]
+        if name in ENVIRONMENT_KEYS:
+            value = os.environ.get(name, "").strip()
+            return value or None
+        return DEFAULTS[name]
+
+    def user_keys(self) -> set[str]:
+        """The keys a site set in ``CHATKIT_BACKEND`` (checked for typos by a system check)."""
+        return set(getattr(django_settings, "CHATKIT_BACKEND", None) or {})
+
+
+conf = Settings()

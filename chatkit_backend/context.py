@@ -1,0 +1,46 @@
+"""The per-request context handed to the store, the server and the agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who owns the data a request may touch: a user, or an anonymous visitor's session."""
+
+    user_id: Any = None
+    session_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.user_id is None) == (self.session_key is None):
+            raise ValueError("An owner is either a user or a session, not both or neither.")
+
+    def as_filter(self, prefix: str = "") -> dict[str, Any]:
+        """Lookup kwargs that scope a queryset to this owner (``prefix`` for related models)."""
+        if self.user_id is not None:
+            return {f"{prefix}owner_id": self.user_id}
+        return {f"{prefix}owner__isnull": True, f"{prefix}session_key": self.session_key}
+
+    def as_fields(self) -> dict[str, Any]:
+        """Field values that give a new row to this owner."""
+        return {"owner_id": self.user_id, "session_key": self.session_key or ""}
+
+
+@dataclass
+class RequestContext:
+    """What one ChatKit request knows about its caller.
+
+    ``request`` is ``None`` when server code (a management command, a background job) works
+    on a thread outside of any HTTP request.
+    """
+
+    owner: Owner
+    user: Any = None
+    request: HttpRequest | None = None
+    locale: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

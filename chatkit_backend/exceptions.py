@@ -1,0 +1,28 @@
+"""Errors the protocol layer turns into 4xx JSON answers."""
+
+from __future__ import annotations
+
+
+class RequestError(Exception):
+    """A request the server understood but will not carry out (answered with a 4xx JSON)."""
+
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class Unsupported(RequestError):
+    """An op this site has not configured (attachments, dictation, sync actions)."""
+
+    code = "not_configured"
+
+
+class ProviderConfigurationError(Exception):
+    """The model provider settings cannot work (unknown provider, missing key or base URL)."""

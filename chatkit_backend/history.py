@@ -1,0 +1,55 @@
+"""Turning stored thread items into model input that every model class accepts."""
+
+from __future__ import annotations
+
+import json
+
+from agents import TResponseInputItem
+from chatkit.agents import ThreadItemConverter
+from chatkit.types import (
+    AssistantMessageItem,
+    Attachment,
+    HiddenContextItem,
+    UserMessageTagContent,
+)
+from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
+
+
+class HistoryConverter(ThreadItemConverter):
+    """chatkit's converter, adjusted so history works with every provider.
+
+    Subclass it and point ``CHATKIT_BACKEND["HISTORY_CONVERTER"]`` at the subclass to change
+    how attachments, tags or hidden context reach the model.
+    """
+
+    async def assistant_message_to_input(
+        self, item: AssistantMessageItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        # chatkit replays past answers as ``output_text`` parts, which the Agents SDK's Chat
+        # Completions converter rejects ("Unknown content"): Gemini and every
+        # OpenAI-compatible server would fail on every second turn. A plain-string assistant
+        # message is accepted by both the Responses and the Chat Completions model classes.
+        text = "".join(part.text for part in item.content)
+        return EasyInputMessageParam(type="message", role="assistant", content=text)
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputTextParam:
+        # Until a site stores attachment bytes, describe the file rather than failing the turn.
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"[The user attached a file: {attachment.name} ({attachment.mime_type})]",
+        )
+
+    async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputTextParam:
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"@{tag.text}: {json.dumps(tag.data, ensure_ascii=False, default=str)}",
+        )
+
+    async def hidden_context_to_input(
+        self, item: HiddenContextItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        if not isinstance(item.content, str):
+            item = item.model_copy(
+                update={"content": json.dumps(item.content, ensure_ascii=False, default=str)}
+            )
+        return await super().hidden_context_to_input(item)

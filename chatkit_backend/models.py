@@ -1,0 +1,150 @@
+"""Threads, their items, attachment metadata and per-turn usage, stored through the ORM.
+
+A thread item's JSON, exactly as the ChatKit SDK produced it, is the record of truth; the
+other columns exist for ownership checks, ordering and keyset pagination, and the admin.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class OwnedModel(models.Model):
+    """A row that belongs to a user or, when anonymous access is enabled, to a session."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    session_key = models.CharField(
+        _("anonymous session"), max_length=64, blank=True, default="", db_index=True
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Thread(OwnedModel):
+    id = models.CharField(primary_key=True, max_length=64, editable=False)
+    title = models.TextField(_("title"), null=True, blank=True)
+    status = models.JSONField(_("status"), default=dict)
+    metadata = models.JSONField(
+        _("server-side metadata"),
+        default=dict,
+        blank=True,
+        help_text=_("Never sent to the client."),
+    )
+    allowed_image_domains = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("last activity"))
+
+    class Meta:
+        verbose_name = _("thread")
+        verbose_name_plural = _("threads")
+        indexes = [
+            models.Index(fields=["owner", "created_at", "id"], name="chatkit_thread_owner_keyset"),
+            models.Index(
+                fields=["session_key", "created_at", "id"], name="chatkit_thread_anon_keyset"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=False) | ~Q(session_key=""),
+                name="chatkit_thread_has_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.id
+
+    @property
+    def status_type(self) -> str:
+        return (self.status or {}).get("type", "active")
+
+
+class ThreadItem(models.Model):
+    class Feedback(models.TextChoices):
+        POSITIVE = "positive", _("positive")
+        NEGATIVE = "negative", _("negative")
+
+    seq = models.BigAutoField(primary_key=True)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="items")
+    item_id = models.CharField(_("item id"), max_length=64)
+    type = models.CharField(_("type"), max_length=32)
+    created_at = models.DateTimeField(_("created"))
+    data = models.JSONField(_("item JSON"))
+    feedback = models.CharField(
+        _("feedback"), max_length=16, choices=Feedback.choices, null=True, blank=True
+    )
+    feedback_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("thread item")
+        verbose_name_plural = _("thread items")
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "item_id"], name="chatkit_item_unique_id")
+        ]
+        indexes = [
+            models.Index(fields=["thread", "created_at", "seq"], name="chatkit_item_keyset"),
+            models.Index(
+                fields=["feedback"],
+                name="chatkit_item_feedback",
+                condition=Q(feedback__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.item_id
+
+
+class Attachment(OwnedModel):
+    """Attachment metadata; the bytes live in Django storage."""
+
+    id = models.CharField(primary_key=True, max_length=64, editable=False)
+    thread = models.ForeignKey(
+        Thread, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    name = models.CharField(_("name"), max_length=255)
+    mime_type = models.CharField(_("MIME type"), max_length=255)
+    data = models.JSONField(_("attachment JSON"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner__isnull=False) | ~Q(session_key=""),
+                name="chatkit_attachment_has_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TurnUsage(models.Model):
+    """Tokens one agent turn spent, as the Agents SDK reported them."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="usage")
+    provider = models.CharField(_("provider"), max_length=32)
+    model = models.CharField(_("model"), max_length=128, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    total_tokens = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("turn usage")
+        verbose_name_plural = _("turn usage")
+
+    def __str__(self) -> str:
+        return f"{self.thread_id}: {self.total_tokens} tokens"

@@ -1,0 +1,128 @@
+"""The reasoning layer: from a thread's history to a streamed Agents SDK run.
+
+It knows nothing about HTTP. The server hands it a turn (a thread, the new user message if
+any, the request context); it builds the model input from stored history, resolves the
+agent, runs it and streams ChatKit events back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agents import RunConfig, Runner, RunResultStreaming
+from asgiref.sync import sync_to_async
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.errors import CustomStreamError
+from chatkit.store import Store
+from chatkit.types import (
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+    UserMessageTagContent,
+)
+
+from . import models
+from .agents import load, resolve_agent
+from .conf import conf
+from .context import RequestContext
+from .errors import describe_failure
+from .providers import ChatKitModelProvider, ProviderConfig, resolve_provider, tracing_enabled
+from .streaming import with_store_ids
+
+logger = logging.getLogger(__name__)
+
+
+def make_title(message: UserMessageItem, max_length: int) -> str | None:
+    """The first words of a message, cut at a word boundary."""
+    text = " ".join(
+        (part.text if not isinstance(part, UserMessageTagContent) else f"@{part.text}")
+        for part in message.content
+    )
+    text = " ".join(text.split())
+    if not text:
+        return None
+    if len(text) <= max_length:
+        return text
+    cut = text[: max_length - 1].rsplit(" ", 1)[0] or text[: max_length - 1]
+    return cut.rstrip(",.;:") + "…"
+
+
+class Orchestrator:
+    """Runs one agent turn for a thread. Subclass to change how input or runs are built."""
+
+    def __init__(self, store: Store[RequestContext]):
+        self.store = store
+
+    def converter(self) -> ThreadItemConverter:
+        return load(conf.HISTORY_CONVERTER)()
+
+    async def build_input(self, thread: ThreadMetadata, context: RequestContext) -> list[Any]:
+        """The newest ``HISTORY_LIMIT`` items, oldest first, as model input."""
+        page = await self.store.load_thread_items(
+            thread.id, None, int(conf.HISTORY_LIMIT), "desc", context
+        )
+        return await self.converter().to_agent_input(list(reversed(page.data)))
+
+    def run_config(self, provider: ProviderConfig) -> RunConfig:
+        return RunConfig(
+            model_provider=ChatKitModelProvider(provider),
+            tracing_disabled=not tracing_enabled(provider),
+        )
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        if thread.title is None and input_user_message is not None:
+            # The server saves the thread and tells the client once the first event passes.
+            thread.title = make_title(input_user_message, int(conf.TITLE_MAX_LENGTH))
+
+        provider = resolve_provider()
+        agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
+        result: RunResultStreaming | None = None
+        try:
+            agent = await resolve_agent(conf.AGENT, context)
+            result = Runner.run_streamed(
+                agent,
+                await self.build_input(thread, context),
+                context=agent_context,
+                run_config=self.run_config(provider),
+            )
+            events = stream_agent_response(agent_context, result)
+            async for event in with_store_ids(events, agent_context.generate_id):
+                yield event
+        except Exception as error:
+            message = describe_failure(error, provider)
+            if message is None:
+                raise
+            logger.warning("Turn failed in thread %s: %s", thread.id, message)
+            # The user's message is already stored, so retrying the turn works.
+            raise CustomStreamError(message, allow_retry=True) from error
+        finally:
+            # On a client disconnect (CancelledError) or any failure, stop the Agents run too:
+            # otherwise it keeps calling the model, and spending, for nobody.
+            if result is not None and not result.is_complete:
+                result.cancel()
+        await self.record_usage(thread, result, provider)
+
+    async def record_usage(
+        self, thread: ThreadMetadata, result: RunResultStreaming | None, provider: ProviderConfig
+    ) -> None:
+        """Keep what the turn spent, for budgets and the admin's usage views."""
+        usage = result.context_wrapper.usage if result is not None else None
+        if result is None or not usage or not usage.requests:
+            return
+        model = result.last_agent.model
+        await sync_to_async(models.TurnUsage.objects.create)(
+            thread_id=thread.id,
+            provider=provider.provider,
+            model=model if isinstance(model, str) else (provider.model or type(model).__name__),
+            requests=usage.requests,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            total_tokens=usage.total_tokens,
+        )

@@ -1,0 +1,229 @@
+"""``DjangoChatKitServer``: the ChatKit protocol over our store, with checks before streaming.
+
+Point ``CHATKIT_BACKEND["SERVER_CLASS"]`` at a subclass to handle widget actions
+(``action`` / ``sync_action``), dictation (``transcribe``) or to change how a turn is answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.store import AttachmentStore, NotFoundError
+from chatkit.types import (
+    Action,
+    AttachmentsCreateReq,
+    AttachmentsDeleteReq,
+    ChatKitReq,
+    ClientToolCallItem,
+    FeedbackKind,
+    HiddenContextItem,
+    StructuredInputItem,
+    SyncCustomActionResponse,
+    ThreadItemDoneEvent,
+    ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadStreamEvent,
+    UserMessageInput,
+    UserMessageItem,
+    WidgetItem,
+    is_streaming_req,
+)
+from pydantic import TypeAdapter
+
+from .agents import load
+from .conf import conf
+from .context import RequestContext
+from .exceptions import RequestError, Unsupported
+from .orchestrator import Orchestrator
+from .store import DjangoStore
+
+# chatkit's own process() builds this adapter on every request, which costs more than the
+# rest of a plain turn; building it once is the same validation.
+REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
+
+
+class DjangoChatKitServer(ChatKitServer[RequestContext]):
+    """The ChatKit server every request goes through."""
+
+    orchestrator_class: type[Orchestrator] = Orchestrator
+
+    def __init__(
+        self,
+        store: DjangoStore | None = None,
+        attachment_store: AttachmentStore[RequestContext] | None = None,
+    ):
+        super().__init__(store or DjangoStore(), attachment_store)
+        self.orchestrator = self.orchestrator_class(self.store)
+
+    # -- request entry ---------------------------------------------------------------------
+
+    def parse(self, body: str | bytes | bytearray) -> ChatKitReq:
+        """Validate a request body; raises ``pydantic.ValidationError`` when malformed."""
+        return REQUEST_ADAPTER.validate_json(body)
+
+    async def process(  # type: ignore[override]
+        self, request: str | bytes | bytearray | ChatKitReq, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        parsed = (
+            request if not isinstance(request, str | bytes | bytearray) else self.parse(request)
+        )
+        if isinstance(parsed, AttachmentsCreateReq | AttachmentsDeleteReq) and (
+            self.attachment_store is None
+        ):
+            raise Unsupported("Attachments are not configured on this server.")
+        if is_streaming_req(parsed):
+            # A stream answers 200 before its first event, so anything that should be a 404 or a
+            # 400 has to be found out now.
+            await self.check_before_streaming(parsed, context)
+            return StreamingResult(self._process_streaming(parsed, context))
+        return NonStreamingResult(await self._process_non_streaming(parsed, context))
+
+    async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
+        """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work."""
+        match request:
+            case ThreadsCreateReq():
+                await self._check_input(request.params.input, context)
+            case ThreadsAddUserMessageReq():
+                thread = await self.store.load_thread(request.params.thread_id, context)
+                self._check_open(thread)
+                await self._check_input(request.params.input, context)
+            case ThreadsAddClientToolOutputReq():
+                thread = await self.store.load_thread(request.params.thread_id, context)
+                last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
+                if not any(
+                    isinstance(item, ClientToolCallItem) and item.status == "pending"
+                    for item in last.data
+                ):
+                    raise RequestError(
+                        "This thread is not waiting for a client tool's output.",
+                        code="no_pending_client_tool_call",
+                    )
+            case ThreadsAddStructuredInputReq():
+                item = await self.store.load_item(
+                    request.params.thread_id, request.params.item_id, context
+                )
+                if not isinstance(item, StructuredInputItem) or item.status != "pending":
+                    raise RequestError(
+                        f"Item {item.id} is not a pending structured input.",
+                        code="not_pending_structured_input",
+                    )
+            case ThreadsRetryAfterItemReq():
+                item = await self.store.load_item(
+                    request.params.thread_id, request.params.item_id, context
+                )
+                if not isinstance(item, UserMessageItem):
+                    raise RequestError(
+                        f"Item {item.id} is not a user message.", code="not_a_user_message"
+                    )
+            case ThreadsCustomActionReq():
+                await self.store.load_thread(request.params.thread_id, context)
+                if request.params.item_id:
+                    item = await self.store.load_item(
+                        request.params.thread_id, request.params.item_id, context
+                    )
+                    if not isinstance(item, WidgetItem):
+                        raise RequestError(f"Item {item.id} is not a widget.", code="not_a_widget")
+
+    async def _check_input(self, input: UserMessageInput, context: RequestContext) -> None:
+        if not input.attachments:
+            return
+        if not isinstance(self.store, DjangoStore):
+            return
+        owned = await self.store.owned_attachment_ids(input.attachments, context)
+        missing = set(input.attachments) - owned
+        if missing:
+            raise NotFoundError(f"Attachment {sorted(missing)[0]} not found")
+
+    @staticmethod
+    def _check_open(thread: ThreadMetadata) -> None:
+        # The SDK does not enforce thread status; a locked or closed thread takes no messages.
+        if thread.status.type != "active":
+            reason = getattr(thread.status, "reason", None)
+            raise RequestError(
+                f"This thread is {thread.status.type}" + (f": {reason}" if reason else "."),
+                code=f"thread_{thread.status.type}",
+                status=409,
+            )
+
+    # -- the turn --------------------------------------------------------------------------
+
+    def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        return self.orchestrator.respond(thread, input_user_message, context)
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        await self.store.set_feedback(thread_id, item_ids, feedback, context)  # type: ignore[attr-defined]
+
+    async def action(  # type: ignore[override]
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """By default, tell the agent (in hidden context) what the user did, and let it answer.
+
+        Override to handle actions in code, e.g. update the sender widget without a model call.
+        """
+        note = {"action": action.type, "payload": action.payload}
+        if sender is not None:
+            note["widget_item_id"] = sender.id
+        yield ThreadItemDoneEvent(
+            item=HiddenContextItem(
+                id=self.store.generate_item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=datetime.now(),
+                content=f"The user performed a widget action: {note}",
+            )
+        )
+        # The server stores the note before asking for the next event, so the history the
+        # agent sees includes it.
+        async for event in self.respond(thread, None, context):
+            yield event
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> SyncCustomActionResponse:
+        raise Unsupported(
+            "Synchronous widget actions are not handled by this server. Override sync_action() "
+            "in a subclass named by CHATKIT_BACKEND['SERVER_CLASS']."
+        )
+
+    async def transcribe(self, audio_input: Any, context: RequestContext) -> Any:
+        raise Unsupported(
+            "Dictation is not configured on this server. Override transcribe() in a subclass "
+            "named by CHATKIT_BACKEND['SERVER_CLASS']."
+        )
+
+
+@lru_cache(maxsize=8)
+def _server_for(path: Any) -> DjangoChatKitServer:
+    return load(path)()
+
+
+def get_server() -> DjangoChatKitServer:
+    """The configured server. It holds no per-request state, so one instance serves all."""
+    return _server_for(conf.SERVER_CLASS)

@@ -1,0 +1,352 @@
+"""``DjangoStore``: the ChatKit ``Store`` on the Django ORM, scoped to the request's owner.
+
+Each method runs one short synchronous function through ``sync_to_async``: one thread hop per
+call, a bounded number of queries whatever the thread's length, and real transactions where a
+call writes more than one row (the async ORM has none).
+
+Someone else's thread, item or attachment raises ``NotFoundError`` exactly like a missing one,
+so existence never leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from functools import partial
+from typing import Any, Literal
+
+from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError, Store, StoreItemType
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from pydantic import TypeAdapter
+
+from . import models
+from .context import Owner, RequestContext
+from .ids import generate_id
+from .signals import thread_changed
+
+ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+ATTACHMENT_ADAPTER: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+
+Order = Literal["asc", "desc"]
+
+
+def aware(value: datetime) -> datetime:
+    """The SDK makes naive ``datetime.now()`` values; indexed columns want aware ones."""
+    if settings.USE_TZ and timezone.is_naive(value):
+        return timezone.make_aware(value, timezone.get_default_timezone())
+    return value
+
+
+def to_metadata(row: models.Thread) -> ThreadMetadata:
+    return ThreadMetadata(
+        id=row.id,
+        title=row.title,
+        created_at=row.created_at,
+        status=row.status or {"type": "active"},
+        allowed_image_domains=row.allowed_image_domains,
+        metadata=row.metadata or {},
+    )
+
+
+def _announce(thread_id: str, owner: Owner, change: str) -> None:
+    transaction.on_commit(
+        partial(
+            thread_changed.send,
+            sender=models.Thread,
+            thread_id=thread_id,
+            owner=owner,
+            change=change,
+        )
+    )
+
+
+def _keyset(rows: Any, cursor: tuple[datetime, Any] | None, order: Order, tiebreak: str) -> Any:
+    """Order ``rows`` by (created_at, tiebreak) and start strictly after ``cursor``."""
+    if cursor is not None:
+        created_at, key = cursor
+        op = "gt" if order == "asc" else "lt"
+        rows = rows.filter(
+            Q(**{f"created_at__{op}": created_at})
+            | Q(created_at=created_at, **{f"{tiebreak}__{op}": key})
+        )
+    prefix = "" if order == "asc" else "-"
+    return rows.order_by(f"{prefix}created_at", f"{prefix}{tiebreak}")
+
+
+def _page(records: list[Any], limit: int, key: Any) -> tuple[list[Any], bool, str | None]:
+    has_more = len(records) > limit
+    records = records[:limit]
+    return records, has_more, (key(records[-1]) if has_more and records else None)
+
+
+class DjangoStore(Store[RequestContext]):
+    """Threads, items and attachment metadata in the database, visible only to their owner."""
+
+    # -- ids -------------------------------------------------------------------------------
+
+    def generate_thread_id(self, context: RequestContext) -> str:
+        return generate_id("thread")
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
+        return generate_id(item_type)
+
+    # -- threads ---------------------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        return await sync_to_async(self._load_thread)(thread_id, context.owner)
+
+    def _load_thread(self, thread_id: str, owner: Owner) -> ThreadMetadata:
+        row = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).first()
+        if row is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        return to_metadata(row)
+
+    async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        await sync_to_async(self._save_thread)(thread, context.owner)
+
+    def _save_thread(self, thread: ThreadMetadata, owner: Owner) -> None:
+        # ``thread`` may be a full ``Thread``; only its metadata is ours to keep.
+        fields = {
+            "title": thread.title,
+            "status": thread.status.model_dump(mode="json"),
+            "metadata": thread.metadata,
+            "allowed_image_domains": thread.allowed_image_domains,
+            "updated_at": timezone.now(),
+        }
+        with transaction.atomic():
+            updated = models.Thread.objects.filter(id=thread.id, **owner.as_filter()).update(
+                **fields
+            )
+            if not updated:
+                try:
+                    with transaction.atomic():
+                        models.Thread.objects.create(
+                            id=thread.id,
+                            created_at=aware(thread.created_at),
+                            **owner.as_fields(),
+                            **fields,
+                        )
+                except IntegrityError:
+                    # The id exists but is someone else's: behave as if it did not.
+                    raise NotFoundError(f"Thread {thread.id} not found") from None
+            _announce(thread.id, owner, "thread")
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: RequestContext
+    ) -> Page[ThreadMetadata]:
+        return await sync_to_async(self._load_threads)(limit, after, order, context.owner)
+
+    def _load_threads(
+        self, limit: int, after: str | None, order: Order, owner: Owner
+    ) -> Page[ThreadMetadata]:
+        threads = models.Thread.objects.filter(**owner.as_filter())
+        cursor = None
+        if after:
+            cursor = threads.filter(id=after).values_list("created_at", "id").first()
+            if cursor is None:
+                raise NotFoundError(f"Thread {after} not found")
+        rows = list(_keyset(threads, cursor, order, "id")[: limit + 1])
+        rows, has_more, next_after = _page(rows, limit, lambda row: row.id)
+        return Page(data=[to_metadata(row) for row in rows], has_more=has_more, after=next_after)
+
+    async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        await sync_to_async(self._delete_thread)(thread_id, context.owner)
+
+    def _delete_thread(self, thread_id: str, owner: Owner) -> None:
+        with transaction.atomic():
+            deleted, _ = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).delete()
+            if not deleted:
+                raise NotFoundError(f"Thread {thread_id} not found")
+            _announce(thread_id, owner, "deleted")
+
+    # -- items -----------------------------------------------------------------------------
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: RequestContext,
+    ) -> Page[ThreadItem]:
+        return await sync_to_async(self._load_thread_items)(
+            thread_id, after, limit, order, context.owner
+        )
+
+    def _load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: Order, owner: Owner
+    ) -> Page[ThreadItem]:
+        items = models.ThreadItem.objects.filter(thread_id=thread_id)
+        cursor = None
+        if after:
+            # The cursor row proves the thread is the owner's too: one query for both.
+            cursor = (
+                items.filter(item_id=after, **owner.as_filter("thread__"))
+                .values_list("created_at", "seq")
+                .first()
+            )
+            if cursor is None:
+                raise NotFoundError(f"Item {after} not found in thread {thread_id}")
+        elif not models.Thread.objects.filter(id=thread_id, **owner.as_filter()).exists():
+            raise NotFoundError(f"Thread {thread_id} not found")
+        rows = list(
+            _keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1]
+        )
+        rows, has_more, next_after = _page(rows, limit, lambda row: row[0])
+        return Page(
+            data=[ITEM_ADAPTER.validate_python(data) for _, data in rows],
+            has_more=has_more,
+            after=next_after,
+        )
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        # An upsert: stream_agent_response re-emits an open workflow item on the next turn.
+        await sync_to_async(self._upsert_item)(thread_id, item, context.owner)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await sync_to_async(self._upsert_item)(thread_id, item, context.owner)
+
+    def _upsert_item(self, thread_id: str, item: ThreadItem, owner: Owner) -> None:
+        data = item.model_dump(mode="json")
+        with transaction.atomic():
+            touched = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).update(
+                updated_at=timezone.now()
+            )
+            if not touched:
+                raise NotFoundError(f"Thread {thread_id} not found")
+            existing = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id)
+            if not existing.update(data=data, type=item.type):
+                models.ThreadItem.objects.create(
+                    thread_id=thread_id,
+                    item_id=item.id,
+                    type=item.type,
+                    created_at=aware(item.created_at),
+                    data=data,
+                )
+            _announce(thread_id, owner, "item")
+
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        return await sync_to_async(self._load_item)(thread_id, item_id, context.owner)
+
+    def _load_item(self, thread_id: str, item_id: str, owner: Owner) -> ThreadItem:
+        data = (
+            models.ThreadItem.objects.filter(
+                thread_id=thread_id, item_id=item_id, **owner.as_filter("thread__")
+            )
+            .values_list("data", flat=True)
+            .first()
+        )
+        if data is None:
+            raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
+        return ITEM_ADAPTER.validate_python(data)
+
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> None:
+        await sync_to_async(self._delete_thread_item)(thread_id, item_id, context.owner)
+
+    def _delete_thread_item(self, thread_id: str, item_id: str, owner: Owner) -> None:
+        with transaction.atomic():
+            touched = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).update(
+                updated_at=timezone.now()
+            )
+            if not touched:
+                raise NotFoundError(f"Thread {thread_id} not found")
+            models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
+            _announce(thread_id, owner, "item")
+
+    async def set_feedback(
+        self, thread_id: str, item_ids: Iterable[str], kind: str, context: RequestContext
+    ) -> None:
+        """Record feedback on items of the owner's thread; any unknown id changes nothing."""
+        await sync_to_async(self._set_feedback)(thread_id, set(item_ids), kind, context.owner)
+
+    def _set_feedback(self, thread_id: str, item_ids: set[str], kind: str, owner: Owner) -> None:
+        with transaction.atomic():
+            updated = models.ThreadItem.objects.filter(
+                thread_id=thread_id, item_id__in=item_ids, **owner.as_filter("thread__")
+            ).update(feedback=kind, feedback_at=timezone.now())
+            if updated != len(item_ids):
+                # Raising inside atomic() rolls the partial update back.
+                raise NotFoundError(f"Item not found in thread {thread_id}")
+
+    # -- attachments -----------------------------------------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        await sync_to_async(self._save_attachment)(attachment, context.owner)
+
+    def _save_attachment(self, attachment: Attachment, owner: Owner) -> None:
+        fields = {
+            "name": attachment.name,
+            "mime_type": attachment.mime_type,
+            "thread_id": attachment.thread_id,
+            "data": attachment.model_dump(mode="json"),
+        }
+        with transaction.atomic():
+            if (
+                attachment.thread_id
+                and not models.Thread.objects.filter(
+                    id=attachment.thread_id, **owner.as_filter()
+                ).exists()
+            ):
+                raise NotFoundError(f"Thread {attachment.thread_id} not found")
+            updated = models.Attachment.objects.filter(
+                id=attachment.id, **owner.as_filter()
+            ).update(**fields)
+            if not updated:
+                try:
+                    with transaction.atomic():
+                        models.Attachment.objects.create(
+                            id=attachment.id, **owner.as_fields(), **fields
+                        )
+                except IntegrityError:
+                    raise NotFoundError(f"Attachment {attachment.id} not found") from None
+
+    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        return await sync_to_async(self._load_attachment)(attachment_id, context.owner)
+
+    def _load_attachment(self, attachment_id: str, owner: Owner) -> Attachment:
+        data = (
+            models.Attachment.objects.filter(id=attachment_id, **owner.as_filter())
+            .values_list("data", flat=True)
+            .first()
+        )
+        if data is None:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+        return ATTACHMENT_ADAPTER.validate_python(data)
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        await sync_to_async(self._delete_attachment)(attachment_id, context.owner)
+
+    def _delete_attachment(self, attachment_id: str, owner: Owner) -> None:
+        deleted, _ = models.Attachment.objects.filter(
+            id=attachment_id, **owner.as_filter()
+        ).delete()
+        if not deleted:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+
+    # -- helpers for the view's checks before streaming ------------------------------------
+
+    async def owned_attachment_ids(
+        self, attachment_ids: Iterable[str], context: RequestContext
+    ) -> set[str]:
+        """Which of ``attachment_ids`` exist and belong to the caller (one query)."""
+        ids = set(attachment_ids)
+        if not ids:
+            return set()
+        return await sync_to_async(
+            lambda: set(
+                models.Attachment.objects.filter(
+                    id__in=ids, **context.owner.as_filter()
+                ).values_list("id", flat=True)
+            )
+        )()

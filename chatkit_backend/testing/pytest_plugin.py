@@ -1,0 +1,46 @@
+"""Pytest fixtures for testing a site's ChatKit backend (needs pytest-django).
+
+Load them with ``pytest_plugins = ["chatkit_backend.testing.pytest_plugin"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .agents import override_agent, scripted_agent
+from .client import AsyncChatKitClient, ChatKitClient
+
+
+@pytest.fixture
+def chatkit_user(django_user_model: Any) -> Any:
+    """A user who owns the threads the client fixtures create."""
+    return django_user_model.objects.create_user(username="chatkit-user", password="pw")
+
+
+@pytest.fixture
+def chatkit_client(client: Any, chatkit_user: Any) -> ChatKitClient:
+    """A protocol client logged in as ``chatkit_user`` (Django test client, no server)."""
+    client.force_login(chatkit_user)
+    return ChatKitClient(client)
+
+
+@pytest.fixture
+def async_chatkit_client(async_client: Any, chatkit_user: Any) -> AsyncChatKitClient:
+    async_client.force_login(chatkit_user)
+    return AsyncChatKitClient(async_client)
+
+
+@pytest.fixture
+def scripted_model() -> Iterator[Any]:
+    """A ``ScriptedModel`` answering for the site's configured agent during the test.
+
+    Enqueue steps with ``scripted_model.enqueue(...)``; inspect ``scripted_model.calls``.
+    """
+    from agents.testing import ScriptedModel
+
+    model = ScriptedModel()
+    with override_agent(scripted_agent(model)):
+        yield model

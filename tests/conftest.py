@@ -1,0 +1,33 @@
+import pytest
+from agents.testing import ScriptedModel, assistant_message
+
+from chatkit_backend.testing import ChatKitClient
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="someone-else", password="pw")
+
+
+@pytest.fixture
+def other_client(client_factory, other_user):
+    client = client_factory()
+    client.force_login(other_user)
+    return ChatKitClient(client)
+
+
+@pytest.fixture
+def client_factory():
+    from django.test import Client
+
+    return Client
+
+
+def answers(*texts: str) -> list:
+    """ScriptedModel steps that answer with each text in turn."""
+    return [[assistant_message(text)] for text in texts]
+
+
+@pytest.fixture
+def model(scripted_model: ScriptedModel) -> ScriptedModel:
+    return scripted_model
