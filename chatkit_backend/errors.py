@@ -24,7 +24,10 @@ def describe_failure(error: BaseException, config: ProviderConfig) -> str | None
     if isinstance(error, openai.PermissionDeniedError):
         return f"{where} refused access (HTTP 403). Check that {key} may use this model."
     if isinstance(error, openai.RateLimitError):
-        return f"{where} is rate limiting requests or the quota is used up (HTTP 429). Try again shortly."
+        return (
+            f"{where} is rate limiting requests or the quota is used up (HTTP 429)."
+            " Try again shortly."
+        )
     if isinstance(error, openai.NotFoundError):
         return (
             f"{where} does not know the model or endpoint (HTTP 404). Check LLM_MODEL"

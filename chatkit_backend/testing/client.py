@@ -251,7 +251,7 @@ class ChatKitClient(_Requests):
 
 
 class AsyncChatKitClient(_Requests):
-    """The same protocol client for async tests: Django's ``AsyncClient`` or ``httpx.AsyncClient``."""
+    """The protocol client for async tests, over ``AsyncClient`` or ``httpx.AsyncClient``."""
 
     def __init__(
         self, transport: Any, path: str = DEFAULT_PATH, headers: dict[str, str] | None = None
