@@ -159,7 +159,9 @@ class OfflineModel(Model):
                 input_tokens=input_words,
                 output_tokens=output_words,
                 total_tokens=input_words + output_words,
-                input_tokens_details=InputTokensDetails(cached_tokens=0),
+                input_tokens_details=InputTokensDetails.model_validate(
+                    {"cached_tokens": 0, "cache_write_tokens": 0}
+                ),
                 output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
             ),
         )

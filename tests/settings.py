@@ -9,7 +9,7 @@ import tempfile
 
 import dj_database_url
 
-SECRET_KEY = "tests-only-not-secret"
+SECRET_KEY = "tests-only-not-secret-but-long-enough-for-hs256-keys"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -1,0 +1,108 @@
+"""Two users over HTTP: every op aimed at the other's thread or item is 404 and changes nothing."""
+
+import pytest
+from agents.testing import assistant_message
+
+from chatkit_backend import models
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def snapshot():
+    """Everything stored, for byte-identical comparisons."""
+    return (
+        list(models.Thread.objects.order_by("id").values()),
+        list(models.ThreadItem.objects.order_by("seq").values()),
+        list(models.Attachment.objects.order_by("id").values()),
+    )
+
+
+@pytest.fixture
+def victim_thread(chatkit_client, model):
+    model.enqueue([assistant_message("private answer")])
+    result = chatkit_client.create_thread("my private question")
+    user_item = result.items[0]
+    answer = result.assistant_messages[0]
+    return result.thread_id, user_item.id, answer.id
+
+
+def message(text):
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
+
+
+def ops(thread_id, user_item_id, answer_id):
+    action = {"type": "choose", "payload": {}}
+    return [
+        ("threads.get_by_id", {"thread_id": thread_id}),
+        ("threads.update", {"thread_id": thread_id, "title": "pwned"}),
+        ("threads.delete", {"thread_id": thread_id}),
+        ("items.list", {"thread_id": thread_id}),
+        ("items.list", {"thread_id": thread_id, "after": answer_id}),
+        ("items.feedback", {"thread_id": thread_id, "item_ids": [answer_id], "kind": "negative"}),
+        ("threads.add_user_message", {"thread_id": thread_id, "input": message("hi")}),
+        ("threads.add_client_tool_output", {"thread_id": thread_id, "result": {}}),
+        (
+            "threads.add_structured_input",
+            {"thread_id": thread_id, "item_id": answer_id, "input": {"answers": {}}},
+        ),
+        ("threads.retry_after_item", {"thread_id": thread_id, "item_id": user_item_id}),
+        ("threads.custom_action", {"thread_id": thread_id, "action": action}),
+        ("threads.custom_action", {"thread_id": thread_id, "item_id": answer_id, "action": action}),
+        ("threads.sync_custom_action", {"thread_id": thread_id, "action": action}),
+    ]
+
+
+def test_every_op_on_someone_elses_thread_is_404(victim_thread, other_client):
+    before = snapshot()
+    for op, params in ops(*victim_thread):
+        response = other_client.request(op, **params)
+        assert response.status == 404, (op, response.status, response.content)
+        assert response.json()["error"]["code"] == "not_found"
+        assert b"private" not in response.content
+    assert snapshot() == before
+
+
+def test_missing_ids_get_the_same_answer_as_someone_elses(
+    victim_thread, chatkit_client, other_client
+):
+    for (op, theirs), (_, missing) in zip(
+        ops(*victim_thread), ops("thr_missing", "msg_missing", "msg_missing2"), strict=True
+    ):
+        by_other = other_client.request(op, **theirs)
+        by_owner = chatkit_client.request(op, **missing)
+        assert (by_other.status, by_other.content) == (by_owner.status, by_owner.content), op
+
+
+def test_threads_list_shows_only_your_own(victim_thread, other_client, model):
+    assert other_client.list_threads().data == []
+    model.enqueue([assistant_message("theirs")])
+    own = other_client.create_thread("own question").thread_id
+    assert [thread.id for thread in other_client.list_threads().data] == [own]
+    response = other_client.request("threads.list", after=victim_thread[0])
+    assert response.status == 404
+
+
+def test_someone_elses_attachment_id_in_a_message_is_404(chatkit_client, other_user, model):
+    models.Attachment.objects.create(
+        id="atc_theirs",
+        owner=other_user,
+        name="secret.pdf",
+        mime_type="application/pdf",
+        data={
+            "id": "atc_theirs",
+            "type": "file",
+            "name": "secret.pdf",
+            "mime_type": "application/pdf",
+        },
+    )
+    before = snapshot()
+    response = chatkit_client.request(
+        "threads.create",
+        input={**message("see attached"), "attachments": ["atc_theirs"]},
+    )
+    assert response.status == 404
+    assert snapshot() == before
