@@ -1,0 +1,80 @@
+"""Threads in Django admin: list, search, a readable transcript, read-only items."""
+
+import pytest
+from agents.testing import assistant_message
+
+from chatkit_backend import models
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def admin_client_with_threads(client, admin_user, chatkit_client, model):
+    model.extend([[assistant_message("Paris is the capital.")], [assistant_message("Yes.")]])
+    first = chatkit_client.create_thread("What is the capital of France?")
+    chatkit_client.send(first.thread_id, "Are you sure?")
+    model.enqueue([assistant_message("Hello!")])
+    chatkit_client.create_thread("Just saying hi")
+    models.ThreadItem.objects.filter(item_id=first.assistant_messages[0].id).update(
+        feedback="positive"
+    )
+    client.force_login(admin_user)
+    return client, first.thread_id
+
+
+def test_changelist_shows_title_owner_item_count(admin_client_with_threads):
+    client, _ = admin_client_with_threads
+    response = client.get("/admin/chatkit_backend/thread/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "What is the capital of France?" in html
+    assert "chatkit-user" in html
+    rows = response.context["cl"].result_list
+    counts = {row.title: row.item_count for row in rows}
+    assert counts == {"What is the capital of France?": 4, "Just saying hi": 2}
+
+
+@pytest.mark.parametrize(("query", "expected"), [("capital", 1), ("chatkit-user", 2)])
+def test_search_by_title_and_owner(admin_client_with_threads, query, expected):
+    client, _ = admin_client_with_threads
+    response = client.get("/admin/chatkit_backend/thread/", {"q": query})
+    assert len(response.context["cl"].result_list) == expected
+
+
+def test_thread_page_shows_a_readable_transcript(admin_client_with_threads):
+    client, thread_id = admin_client_with_threads
+    response = client.get(f"/admin/chatkit_backend/thread/{thread_id}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    order = [
+        html.index("What is the capital of France?", html.index("chatkit-transcript")),
+        html.index("Paris is the capital."),
+        html.index("Are you sure?"),
+        html.index("Yes."),
+    ]
+    assert order == sorted(order)
+    assert "feedback: positive" in html
+
+
+def test_items_are_read_only(admin_client_with_threads):
+    client, thread_id = admin_client_with_threads
+    item = models.ThreadItem.objects.filter(thread_id=thread_id).first()
+    assert client.get("/admin/chatkit_backend/threaditem/add/").status_code == 403
+    response = client.post(
+        f"/admin/chatkit_backend/threaditem/{item.pk}/change/", {"type": "tampered"}
+    )
+    assert response.status_code == 403
+    item.refresh_from_db()
+    assert item.type != "tampered"
+
+
+def test_admin_never_shows_the_api_key(admin_client_with_threads, settings):
+    client, thread_id = admin_client_with_threads
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "OPENAI_API_KEY": "sk-test-ADMINLEAK"}
+    for url in [
+        "/admin/",
+        "/admin/chatkit_backend/thread/",
+        f"/admin/chatkit_backend/thread/{thread_id}/change/",
+        "/admin/chatkit_backend/turnusage/",
+    ]:
+        assert b"ADMINLEAK" not in client.get(url).content
