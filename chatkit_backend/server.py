@@ -11,7 +11,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.server import (
+    DEFAULT_PAGE_SIZE,
+    ChatKitServer,
+    NonStreamingResult,
+    StreamingResult,
+)
 from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import (
     Action,
@@ -21,6 +26,7 @@ from chatkit.types import (
     ClientToolCallItem,
     FeedbackKind,
     HiddenContextItem,
+    ItemsListReq,
     StructuredInputItem,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
@@ -30,6 +36,7 @@ from chatkit.types import (
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
+    ThreadsListReq,
     ThreadsRetryAfterItemReq,
     ThreadStreamEvent,
     UserMessageInput,
@@ -76,6 +83,10 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         parsed = (
             request if not isinstance(request, str | bytes | bytearray) else self.parse(request)
         )
+        if isinstance(parsed, ThreadsListReq | ItemsListReq):
+            # One request must not make the server read a whole thread at once.
+            limit = parsed.params.limit or DEFAULT_PAGE_SIZE
+            parsed.params.limit = max(1, min(limit, int(conf.MAX_PAGE_SIZE)))
         if isinstance(parsed, AttachmentsCreateReq | AttachmentsDeleteReq) and (
             self.attachment_store is None
         ):

@@ -235,3 +235,17 @@ def test_accept_language_reaches_the_request_context(chatkit_user, client, setti
     with override_agent(build):
         api.create_thread("bonjour")
     assert seen["locale"] == "fr-CA"
+
+
+@pytest.mark.parametrize(("asked", "served"), [(1000, 3), (None, 3), (0, 3), (-5, 1), (2, 2)])
+def test_list_limits_are_clamped(chatkit_client, model, settings, asked, served):
+    """``MAX_PAGE_SIZE`` caps every page; 0 or none means the default page, also capped."""
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "MAX_PAGE_SIZE": 3}
+    model.extend([[assistant_message(str(n))] for n in range(3)])
+    first = chatkit_client.create_thread("one").thread_id
+    chatkit_client.send(first, "two")  # 4 items
+    chatkit_client.create_thread("three")  # 2 threads
+    items = chatkit_client.request("items.list", thread_id=first, limit=asked).json()
+    assert len(items["data"]) == min(served, 4)
+    threads = chatkit_client.request("threads.list", limit=asked).json()
+    assert len(threads["data"]) == min(served, 2)
