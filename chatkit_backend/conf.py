@@ -15,6 +15,8 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path to a callable ``(context) -> agents.Agent``, or to an Agent. An Agent or a
     # callable may also be given directly (handy in tests).
     "AGENT": "chatkit_backend.agents.default_agent",
+    # Dotted path to the AccessPolicy subclass deciding which threads a request may touch.
+    "ACCESS_POLICY": "chatkit_backend.access.AccessPolicy",
     # Dotted path to the ChatKitServer subclass, the place to override action handlers.
     "SERVER_CLASS": "chatkit_backend.server.DjangoChatKitServer",
     # DRF authentication classes tried in order on every request.

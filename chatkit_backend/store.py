@@ -1,4 +1,4 @@
-"""``DjangoStore``: the ChatKit ``Store`` on the Django ORM, scoped to the request's owner.
+"""``DjangoStore``: the ChatKit ``Store`` on the Django ORM, scoped by the access policy.
 
 Each method runs one short synchronous function through ``sync_to_async``: one thread hop per
 call, a bounded number of queries whatever the thread's length, and real transactions where a
@@ -20,12 +20,15 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from pydantic import TypeAdapter
 
 from . import models
-from .context import Owner, RequestContext
+from .access import AccessPolicy
+from .agents import load
+from .conf import conf
+from .context import RequestContext
 from .ids import generate_id
 from .signals import thread_changed
 
@@ -53,13 +56,13 @@ def to_metadata(row: models.Thread) -> ThreadMetadata:
     )
 
 
-def _announce(thread_id: str, owner: Owner, change: str) -> None:
+def _announce(thread_id: str, context: RequestContext, change: str) -> None:
     transaction.on_commit(
         partial(
             thread_changed.send,
             sender=models.Thread,
             thread_id=thread_id,
-            owner=owner,
+            context=context,
             change=change,
         )
     )
@@ -85,7 +88,34 @@ def _page(records: list[Any], limit: int, key: Any) -> tuple[list[Any], bool, st
 
 
 class DjangoStore(Store[RequestContext]):
-    """Threads, items and attachment metadata in the database, visible only to their owner."""
+    """Threads, items and attachment metadata in the database, visible only to their owner.
+
+    Which rows a request may touch is the configured ``ACCESS_POLICY``'s decision; new rows
+    belong to the request's owner.
+    """
+
+    def policy(self) -> AccessPolicy:
+        return load(conf.ACCESS_POLICY)()
+
+    def _threads(self, context: RequestContext, *, write: bool) -> QuerySet[models.Thread]:
+        return self.policy().threads(context, write=write)
+
+    def _items(
+        self, thread_id: str, context: RequestContext, *, write: bool
+    ) -> QuerySet[models.ThreadItem]:
+        return models.ThreadItem.objects.filter(
+            thread_id=thread_id, thread__in=self._threads(context, write=write)
+        )
+
+    def _touch(self, thread_id: str, context: RequestContext) -> None:
+        """Mark the thread active now; raise NotFoundError if the caller may not write it."""
+        touched = (
+            self._threads(context, write=True)
+            .filter(id=thread_id)
+            .update(updated_at=timezone.now())
+        )
+        if not touched:
+            raise NotFoundError(f"Thread {thread_id} not found")
 
     # -- ids -------------------------------------------------------------------------------
 
@@ -100,18 +130,18 @@ class DjangoStore(Store[RequestContext]):
     # -- threads ---------------------------------------------------------------------------
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        return await sync_to_async(self._load_thread)(thread_id, context.owner)
+        return await sync_to_async(self._load_thread)(thread_id, context)
 
-    def _load_thread(self, thread_id: str, owner: Owner) -> ThreadMetadata:
-        row = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).first()
+    def _load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        row = self._threads(context, write=False).filter(id=thread_id).first()
         if row is None:
             raise NotFoundError(f"Thread {thread_id} not found")
         return to_metadata(row)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        await sync_to_async(self._save_thread)(thread, context.owner)
+        await sync_to_async(self._save_thread)(thread, context)
 
-    def _save_thread(self, thread: ThreadMetadata, owner: Owner) -> None:
+    def _save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # ``thread`` may be a full ``Thread``; only its metadata is ours to keep.
         fields = {
             "title": thread.title,
@@ -121,32 +151,30 @@ class DjangoStore(Store[RequestContext]):
             "updated_at": timezone.now(),
         }
         with transaction.atomic():
-            updated = models.Thread.objects.filter(id=thread.id, **owner.as_filter()).update(
-                **fields
-            )
+            updated = self._threads(context, write=True).filter(id=thread.id).update(**fields)
             if not updated:
                 try:
                     with transaction.atomic():
                         models.Thread.objects.create(
                             id=thread.id,
                             created_at=aware(thread.created_at),
-                            **owner.as_fields(),
+                            **context.owner.as_fields(),
                             **fields,
                         )
                 except IntegrityError:
                     # The id exists but is someone else's: behave as if it did not.
                     raise NotFoundError(f"Thread {thread.id} not found") from None
-            _announce(thread.id, owner, "thread")
+            _announce(thread.id, context, "thread")
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
-        return await sync_to_async(self._load_threads)(limit, after, order, context.owner)
+        return await sync_to_async(self._load_threads)(limit, after, order, context)
 
     def _load_threads(
-        self, limit: int, after: str | None, order: Order, owner: Owner
+        self, limit: int, after: str | None, order: Order, context: RequestContext
     ) -> Page[ThreadMetadata]:
-        threads = models.Thread.objects.filter(**owner.as_filter())
+        threads = self._threads(context, write=False)
         cursor = None
         if after:
             cursor = threads.filter(id=after).values_list("created_at", "id").first()
@@ -157,14 +185,14 @@ class DjangoStore(Store[RequestContext]):
         return Page(data=[to_metadata(row) for row in rows], has_more=has_more, after=next_after)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        await sync_to_async(self._delete_thread)(thread_id, context.owner)
+        await sync_to_async(self._delete_thread)(thread_id, context)
 
-    def _delete_thread(self, thread_id: str, owner: Owner) -> None:
+    def _delete_thread(self, thread_id: str, context: RequestContext) -> None:
         with transaction.atomic():
-            deleted, _ = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).delete()
+            deleted, _ = self._threads(context, write=True).filter(id=thread_id).delete()
             if not deleted:
                 raise NotFoundError(f"Thread {thread_id} not found")
-            _announce(thread_id, owner, "deleted")
+            _announce(thread_id, context, "deleted")
 
     # -- items -----------------------------------------------------------------------------
 
@@ -176,25 +204,24 @@ class DjangoStore(Store[RequestContext]):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
-        return await sync_to_async(self._load_thread_items)(
-            thread_id, after, limit, order, context.owner
-        )
+        return await sync_to_async(self._load_thread_items)(thread_id, after, limit, order, context)
 
     def _load_thread_items(
-        self, thread_id: str, after: str | None, limit: int, order: Order, owner: Owner
+        self, thread_id: str, after: str | None, limit: int, order: Order, context: RequestContext
     ) -> Page[ThreadItem]:
         items = models.ThreadItem.objects.filter(thread_id=thread_id)
         cursor = None
         if after:
-            # The cursor row proves the thread is the owner's too: one query for both.
+            # The cursor row proves the caller may read the thread too: one query for both.
             cursor = (
-                items.filter(item_id=after, **owner.as_filter("thread__"))
+                self._items(thread_id, context, write=False)
+                .filter(item_id=after)
                 .values_list("created_at", "seq")
                 .first()
             )
             if cursor is None:
                 raise NotFoundError(f"Item {after} not found in thread {thread_id}")
-        elif not models.Thread.objects.filter(id=thread_id, **owner.as_filter()).exists():
+        elif not self._threads(context, write=False).filter(id=thread_id).exists():
             raise NotFoundError(f"Thread {thread_id} not found")
         rows = list(
             _keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1]
@@ -210,19 +237,15 @@ class DjangoStore(Store[RequestContext]):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         # An upsert: stream_agent_response re-emits an open workflow item on the next turn.
-        await sync_to_async(self._upsert_item)(thread_id, item, context.owner)
+        await sync_to_async(self._upsert_item)(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        await sync_to_async(self._upsert_item)(thread_id, item, context.owner)
+        await sync_to_async(self._upsert_item)(thread_id, item, context)
 
-    def _upsert_item(self, thread_id: str, item: ThreadItem, owner: Owner) -> None:
+    def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         data = item.model_dump(mode="json")
         with transaction.atomic():
-            touched = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).update(
-                updated_at=timezone.now()
-            )
-            if not touched:
-                raise NotFoundError(f"Thread {thread_id} not found")
+            self._touch(thread_id, context)
             existing = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id)
             if not existing.update(data=data, type=item.type):
                 models.ThreadItem.objects.create(
@@ -232,16 +255,15 @@ class DjangoStore(Store[RequestContext]):
                     created_at=aware(item.created_at),
                     data=data,
                 )
-            _announce(thread_id, owner, "item")
+            _announce(thread_id, context, "item")
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
-        return await sync_to_async(self._load_item)(thread_id, item_id, context.owner)
+        return await sync_to_async(self._load_item)(thread_id, item_id, context)
 
-    def _load_item(self, thread_id: str, item_id: str, owner: Owner) -> ThreadItem:
+    def _load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         data = (
-            models.ThreadItem.objects.filter(
-                thread_id=thread_id, item_id=item_id, **owner.as_filter("thread__")
-            )
+            self._items(thread_id, context, write=False)
+            .filter(item_id=item_id)
             .values_list("data", flat=True)
             .first()
         )
@@ -252,39 +274,42 @@ class DjangoStore(Store[RequestContext]):
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        await sync_to_async(self._delete_thread_item)(thread_id, item_id, context.owner)
+        await sync_to_async(self._delete_thread_item)(thread_id, item_id, context)
 
-    def _delete_thread_item(self, thread_id: str, item_id: str, owner: Owner) -> None:
+    def _delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         with transaction.atomic():
-            touched = models.Thread.objects.filter(id=thread_id, **owner.as_filter()).update(
-                updated_at=timezone.now()
-            )
-            if not touched:
-                raise NotFoundError(f"Thread {thread_id} not found")
+            self._touch(thread_id, context)
             models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
-            _announce(thread_id, owner, "item")
+            _announce(thread_id, context, "item")
 
     async def set_feedback(
         self, thread_id: str, item_ids: Iterable[str], kind: str, context: RequestContext
     ) -> None:
-        """Record feedback on items of the owner's thread; any unknown id changes nothing."""
-        await sync_to_async(self._set_feedback)(thread_id, set(item_ids), kind, context.owner)
+        """Record feedback on items of the caller's thread; any unknown id changes nothing."""
+        await sync_to_async(self._set_feedback)(thread_id, set(item_ids), kind, context)
 
-    def _set_feedback(self, thread_id: str, item_ids: set[str], kind: str, owner: Owner) -> None:
+    def _set_feedback(
+        self, thread_id: str, item_ids: set[str], kind: str, context: RequestContext
+    ) -> None:
         with transaction.atomic():
-            updated = models.ThreadItem.objects.filter(
-                thread_id=thread_id, item_id__in=item_ids, **owner.as_filter("thread__")
-            ).update(feedback=kind, feedback_at=timezone.now())
+            updated = (
+                self._items(thread_id, context, write=True)
+                .filter(item_id__in=item_ids)
+                .update(feedback=kind, feedback_at=timezone.now())
+            )
             if updated != len(item_ids):
                 # Raising inside atomic() rolls the partial update back.
                 raise NotFoundError(f"Item not found in thread {thread_id}")
 
     # -- attachments -----------------------------------------------------------------------
 
-    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        await sync_to_async(self._save_attachment)(attachment, context.owner)
+    def _attachments(self, context: RequestContext, *, write: bool) -> QuerySet[models.Attachment]:
+        return self.policy().attachments(context, write=write)
 
-    def _save_attachment(self, attachment: Attachment, owner: Owner) -> None:
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        await sync_to_async(self._save_attachment)(attachment, context)
+
+    def _save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         fields = {
             "name": attachment.name,
             "mime_type": attachment.mime_type,
@@ -294,29 +319,28 @@ class DjangoStore(Store[RequestContext]):
         with transaction.atomic():
             if (
                 attachment.thread_id
-                and not models.Thread.objects.filter(
-                    id=attachment.thread_id, **owner.as_filter()
-                ).exists()
+                and not self._threads(context, write=True).filter(id=attachment.thread_id).exists()
             ):
                 raise NotFoundError(f"Thread {attachment.thread_id} not found")
-            updated = models.Attachment.objects.filter(
-                id=attachment.id, **owner.as_filter()
-            ).update(**fields)
+            updated = (
+                self._attachments(context, write=True).filter(id=attachment.id).update(**fields)
+            )
             if not updated:
                 try:
                     with transaction.atomic():
                         models.Attachment.objects.create(
-                            id=attachment.id, **owner.as_fields(), **fields
+                            id=attachment.id, **context.owner.as_fields(), **fields
                         )
                 except IntegrityError:
                     raise NotFoundError(f"Attachment {attachment.id} not found") from None
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
-        return await sync_to_async(self._load_attachment)(attachment_id, context.owner)
+        return await sync_to_async(self._load_attachment)(attachment_id, context)
 
-    def _load_attachment(self, attachment_id: str, owner: Owner) -> Attachment:
+    def _load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         data = (
-            models.Attachment.objects.filter(id=attachment_id, **owner.as_filter())
+            self._attachments(context, write=False)
+            .filter(id=attachment_id)
             .values_list("data", flat=True)
             .first()
         )
@@ -325,28 +349,25 @@ class DjangoStore(Store[RequestContext]):
         return ATTACHMENT_ADAPTER.validate_python(data)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        await sync_to_async(self._delete_attachment)(attachment_id, context.owner)
+        await sync_to_async(self._delete_attachment)(attachment_id, context)
 
-    def _delete_attachment(self, attachment_id: str, owner: Owner) -> None:
-        deleted, _ = models.Attachment.objects.filter(
-            id=attachment_id, **owner.as_filter()
-        ).delete()
+    def _delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        deleted, _ = self._attachments(context, write=True).filter(id=attachment_id).delete()
         if not deleted:
             raise NotFoundError(f"Attachment {attachment_id} not found")
 
-    # -- helpers for the view's checks before streaming ------------------------------------
+    # -- helpers for the server's checks before streaming ----------------------------------
 
     async def owned_attachment_ids(
         self, attachment_ids: Iterable[str], context: RequestContext
     ) -> set[str]:
-        """Which of ``attachment_ids`` exist and belong to the caller (one query)."""
+        """Which of ``attachment_ids`` exist and may be used by the caller (one query)."""
         ids = set(attachment_ids)
         if not ids:
             return set()
-        return await sync_to_async(
-            lambda: set(
-                models.Attachment.objects.filter(
-                    id__in=ids, **context.owner.as_filter()
-                ).values_list("id", flat=True)
-            )
-        )()
+
+        def query() -> set[str]:
+            rows = self._attachments(context, write=True).filter(id__in=ids)
+            return set(rows.values_list("id", flat=True))
+
+        return await sync_to_async(query)()

@@ -1,0 +1,47 @@
+"""Working on threads from server code, outside any ChatKit request.
+
+An operator's reply from the admin, a background job's result, a notice from another system:
+append it with :func:`append_item` and it is stored exactly like items from a chat turn (and
+announced through :data:`~chatkit_backend.signals.thread_changed`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError
+from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem
+
+from . import models
+from .context import Owner, RequestContext
+from .ids import generate_id
+from .store import DjangoStore
+
+
+def owner_context(thread_id: str) -> RequestContext:
+    """A request context acting as the thread's owner (raises NotFoundError if none)."""
+    row = models.Thread.objects.filter(id=thread_id).values("owner_id", "session_key").first()
+    if row is None:
+        raise NotFoundError(f"Thread {thread_id} not found")
+    if row["owner_id"] is not None:
+        return RequestContext(owner=Owner(user_id=row["owner_id"]))
+    return RequestContext(owner=Owner(session_key=row["session_key"]))
+
+
+async def append_item(thread_id: str, item: ThreadItem) -> None:
+    """Store ``item`` in the thread (an upsert by item id), as its owner would."""
+    context = await sync_to_async(owner_context)(thread_id)
+    await DjangoStore().add_thread_item(thread_id, item, context)
+
+
+async def append_assistant_message(thread_id: str, text: str) -> AssistantMessageItem:
+    """Append an assistant message with ``text`` (an operator's reply, say) and return it."""
+    item = AssistantMessageItem(
+        id=generate_id("message"),
+        thread_id=thread_id,
+        created_at=datetime.now(),
+        content=[AssistantMessageContent(text=text)],
+    )
+    await append_item(thread_id, item)
+    return item
