@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from rest_framework import exceptions
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 
 from .agents import load
@@ -24,6 +25,19 @@ class AuthenticationError(RequestError):
     def __init__(self, message: str, *, status: int, code: str, challenge: str | None = None):
         super().__init__(message, code=code, status=status)
         self.challenge = challenge
+
+
+class _UnreadBody(BaseParser):
+    """Lets DRF's CSRF check look at ``request.POST`` without parsing (or reading) the body.
+
+    DRF wraps the request for authentication; its CSRF check reads ``POST``, which a DRF
+    request without parsers answers with 415. The protocol body is read once, later.
+    """
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> dict:
+        return {}
 
 
 def _authenticators() -> list[Any]:
@@ -48,7 +62,7 @@ def preferred_locale(request: HttpRequest) -> str | None:
 def authenticate(request: HttpRequest) -> RequestContext:
     """Authenticate ``request`` (synchronously: sessions and user lookups hit the database)."""
     authenticators = _authenticators()
-    drf_request = Request(request, authenticators=authenticators)
+    drf_request = Request(request, parsers=[_UnreadBody()], authenticators=authenticators)
     try:
         user = drf_request.user
     except exceptions.AuthenticationFailed as error:

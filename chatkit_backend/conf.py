@@ -32,6 +32,16 @@ DEFAULTS: dict[str, Any] = {
     "TITLE_MAX_LENGTH": 60,
     # Dotted path to the ThreadItemConverter subclass that turns stored items into model input.
     "HISTORY_CONVERTER": "chatkit_backend.history.HistoryConverter",
+    # Per-owner rate limits in DRF's form ("20/min"); None turns a scope off. "turns" counts
+    # streaming ops (each calls the model), "requests" the JSON ops.
+    "THROTTLE_RATES": {"turns": "30/min", "requests": "600/min"},
+    # Origins (scheme://host[:port]) whose browsers may call the API; None allows any origin
+    # that CORS and CSRF let through. Requests without an Origin header are not affected.
+    "ALLOWED_ORIGINS": None,
+    # Longest user message accepted, in characters.
+    "MAX_MESSAGE_CHARS": 20_000,
+    # Refuse requests carrying fields the protocol does not define.
+    "REJECT_UNKNOWN_FIELDS": True,
     # Upper bound on ``limit`` for threads.list and items.list.
     "MAX_PAGE_SIZE": 100,
     # Maximum request body accepted by the protocol endpoint, in bytes.

@@ -6,6 +6,7 @@ Point ``CHATKIT_BACKEND["SERVER_CLASS"]`` at a subclass to handle widget actions
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import lru_cache
@@ -52,6 +53,7 @@ from .context import RequestContext
 from .exceptions import RequestError, Unsupported
 from .orchestrator import Orchestrator
 from .store import DjangoStore
+from .validation import unknown_fields
 
 # chatkit's own process() builds this adapter on every request, which costs more than the
 # rest of a plain turn; building it once is the same validation.
@@ -74,8 +76,22 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
     # -- request entry ---------------------------------------------------------------------
 
     def parse(self, body: str | bytes | bytearray) -> ChatKitReq:
-        """Validate a request body; raises ``pydantic.ValidationError`` when malformed."""
-        return REQUEST_ADAPTER.validate_json(body)
+        """Validate a request body.
+
+        Raises ``RequestError`` for a body that is not JSON or carries unknown fields, and
+        ``pydantic.ValidationError`` for one that does not fit the protocol.
+        """
+        try:
+            raw = json.loads(body)
+        except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes that are not text
+            raise RequestError("The request body is not valid JSON.") from None
+        request = REQUEST_ADAPTER.validate_python(raw)
+        if conf.REJECT_UNKNOWN_FIELDS:
+            unknown = unknown_fields(request, raw)
+            if unknown:
+                where = ".".join(str(part) for part in unknown[0])
+                raise RequestError(f"Unknown field: {where}.", code="unknown_field")
+        return request
 
     async def process(  # type: ignore[override]
         self, request: str | bytes | bytearray | ChatKitReq, context: RequestContext
@@ -128,6 +144,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                         code="not_pending_structured_input",
                     )
             case ThreadsRetryAfterItemReq():
+                self._check_open(await self.store.load_thread(request.params.thread_id, context))
                 item = await self.store.load_item(
                     request.params.thread_id, request.params.item_id, context
                 )
@@ -145,9 +162,14 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                         raise RequestError(f"Item {item.id} is not a widget.", code="not_a_widget")
 
     async def _check_input(self, input: UserMessageInput, context: RequestContext) -> None:
-        if not input.attachments:
-            return
-        if not isinstance(self.store, DjangoStore):
+        length = sum(len(part.text) for part in input.content) + len(input.quoted_text or "")
+        if length > int(conf.MAX_MESSAGE_CHARS):
+            raise RequestError(
+                f"The message is too long ({length} characters; the limit is "
+                f"{conf.MAX_MESSAGE_CHARS}).",
+                code="message_too_long",
+            )
+        if not input.attachments or not isinstance(self.store, DjangoStore):
             return
         owned = await self.store.owned_attachment_ids(input.attachments, context)
         missing = set(input.attachments) - owned

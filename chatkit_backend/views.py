@@ -1,12 +1,19 @@
-"""Where a ChatKit request enters: ``POST chatkit/api`` (and the upload endpoint, later)."""
+"""Where a ChatKit request enters: ``POST chatkit/api``.
+
+The order of checks is the order of the answers a client can get: 405 (method), 413 (size),
+403 (origin), 401/403 (credentials, CSRF), 400 (body), 429 (rate), 404/400/409 (what the
+request names), then 200.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
+from chatkit.types import ErrorEvent, is_streaming_req
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
@@ -15,6 +22,7 @@ from .auth import AuthenticationError, authenticate
 from .conf import conf
 from .exceptions import RequestError
 from .server import get_server
+from .throttling import throttle_wait
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,33 @@ def _validation_details(error: ValidationError) -> list[dict[str, object]]:
     ]
 
 
+def _origin_refused(request: HttpRequest) -> bool:
+    allowed = conf.ALLOWED_ORIGINS
+    origin = request.headers.get("Origin")
+    return allowed is not None and origin is not None and origin not in allowed
+
+
+async def _single_event(event: ErrorEvent) -> AsyncIterator[bytes]:
+    yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
+
+
+def _throttled(streaming: bool, wait: float) -> HttpResponse:
+    seconds = max(1, round(wait))
+    message = f"Too many requests. Try again in {seconds} second{'s' if seconds != 1 else ''}."
+    if streaming:
+        # The widget shows an error event from a stream; a bare 429 would read as a broken
+        # backend. Nothing was stored.
+        response: HttpResponse = StreamingHttpResponse(
+            _single_event(ErrorEvent(code="custom", message=message, allow_retry=True)),
+            content_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+    else:
+        response = error_response(429, "throttled", message)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 # CSRF is enforced by DRF's SessionAuthentication for session-authenticated requests only, so
 # bearer-token clients on other origins work; Django's blanket middleware check is lifted here.
 @csrf_exempt
@@ -48,6 +83,8 @@ async def chatkit_api(request: HttpRequest) -> HttpResponse:
         length = 0
     if length > int(conf.MAX_REQUEST_BYTES):
         return error_response(413, "request_too_large", "The request body is too large.")
+    if _origin_refused(request):
+        return error_response(403, "origin_not_allowed", "This origin may not use the API.")
 
     try:
         context = await sync_to_async(authenticate)(request)
@@ -59,7 +96,14 @@ async def chatkit_api(request: HttpRequest) -> HttpResponse:
 
     server = get_server()
     try:
-        result = await server.process(request.body, context)
+        parsed = server.parse(request.body)
+        streaming = is_streaming_req(parsed)
+        wait = await sync_to_async(throttle_wait)(
+            "turns" if streaming else "requests", request, context
+        )
+        if wait is not None:
+            return _throttled(streaming, wait)
+        result = await server.process(parsed, context)
     except ValidationError as error:
         return error_response(
             400,

@@ -31,3 +31,13 @@ def answers(*texts: str) -> list:
 @pytest.fixture
 def model(scripted_model: ScriptedModel) -> ScriptedModel:
     return scripted_model
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate limit counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -1,0 +1,223 @@
+"""Authentication, origins, rate limits and input limits (secure by default)."""
+
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+from agents.testing import assistant_message
+from django.conf import settings as django_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from chatkit_backend import models
+from chatkit_backend.testing import message_input, parse_sse
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIST = json.dumps({"type": "threads.list", "params": {}})
+
+
+def snapshot():
+    return (
+        list(models.Thread.objects.order_by("id").values()),
+        list(models.ThreadItem.objects.order_by("seq").values()),
+    )
+
+
+def bearer(client, token):
+    return client.post(
+        "/chatkit/api",
+        data=LIST,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def forged(payload, key=None, algorithm="HS256"):
+    return jwt.encode(payload, key or django_settings.SECRET_KEY, algorithm=algorithm)
+
+
+class TestJWT:
+    def test_valid_token(self, client, chatkit_user):
+        assert bearer(client, AccessToken.for_user(chatkit_user)).status_code == 200
+
+    @pytest.mark.parametrize(
+        "case", ["expired", "bad_signature", "alg_none", "unknown_user", "inactive_user", "garbage"]
+    )
+    def test_bad_tokens_are_401_with_a_challenge(self, client, chatkit_user, case):
+        token = AccessToken.for_user(chatkit_user)
+        if case == "expired":
+            token.set_exp(lifetime=-timedelta(minutes=1))
+            raw = str(token)
+        elif case == "bad_signature":
+            raw = forged(dict(token.payload), key="not-the-secret-key-not-the-secret-key")
+        elif case == "alg_none":
+            raw = jwt.encode(dict(token.payload), key="", algorithm="none")
+        elif case == "unknown_user":
+            payload = dict(token.payload)
+            payload["user_id"] = str(chatkit_user.pk + 1000)
+            raw = forged(payload)
+        elif case == "inactive_user":
+            chatkit_user.is_active = False
+            chatkit_user.save()
+            raw = str(token)
+        else:
+            raw = "not.a.token"
+        response = bearer(client, raw)
+        assert response.status_code == 401, (case, response.content)
+        assert response.json()["error"]["code"] == "authentication_failed"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+    def test_missing_credentials(self, client):
+        response = client.post("/chatkit/api", data=LIST, content_type="application/json")
+        assert response.status_code == 401
+
+
+class TestCsrfAndOrigins:
+    def test_session_needs_the_csrf_token(self, chatkit_user):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(chatkit_user)
+        refused = client.post("/chatkit/api", data=LIST, content_type="application/json")
+        assert refused.status_code == 403
+        client.get("/admin/login/")  # sets the csrftoken cookie
+        token = client.cookies["csrftoken"].value
+        accepted = client.post(
+            "/chatkit/api",
+            data=LIST,
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
+        )
+        assert accepted.status_code == 200
+
+    @pytest.mark.parametrize(
+        ("origin", "allowed"),
+        [("https://frontend.example", True), ("https://evil.example", False)],
+    )
+    def test_cors_preflight(self, client, origin, allowed):
+        response = client.options(
+            "/chatkit/api",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert response.status_code == 200
+        header = response.headers.get("Access-Control-Allow-Origin")
+        if allowed:
+            assert header == origin
+            assert "authorization" in response.headers["Access-Control-Allow-Headers"]
+        else:
+            assert header is None
+
+    def test_origin_allowlist(self, client, chatkit_user, settings):
+        settings.CHATKIT_BACKEND = {
+            **settings.CHATKIT_BACKEND,
+            "ALLOWED_ORIGINS": ["https://frontend.example"],
+        }
+        token = AccessToken.for_user(chatkit_user)
+        for origin, status in [
+            ("https://frontend.example", 200),
+            ("https://evil.example", 403),
+            (None, 200),
+        ]:
+            headers = {"Authorization": f"Bearer {token}"}
+            if origin:
+                headers["Origin"] = origin
+            response = client.post(
+                "/chatkit/api", data=LIST, content_type="application/json", headers=headers
+            )
+            assert response.status_code == status, origin
+
+
+class TestRateLimits:
+    def test_json_ops_past_the_limit_are_429(self, chatkit_client, settings):
+        settings.CHATKIT_BACKEND = {
+            **settings.CHATKIT_BACKEND,
+            "THROTTLE_RATES": {"requests": "3/min"},
+        }
+        statuses = [chatkit_client.request("threads.list").status for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        last = chatkit_client.request("threads.list")
+        assert last.json()["error"]["code"] == "throttled"
+        assert int(last.headers["retry-after"]) >= 1
+
+    def test_turns_past_the_limit_get_an_error_event_and_store_nothing(
+        self, chatkit_client, model, settings
+    ):
+        settings.CHATKIT_BACKEND = {
+            **settings.CHATKIT_BACKEND,
+            "THROTTLE_RATES": {"turns": "2/min"},
+        }
+        model.extend([[assistant_message("one")], [assistant_message("two")]])
+        thread_id = chatkit_client.create_thread("one").thread_id
+        chatkit_client.send(thread_id, "two")
+        before = snapshot()
+        response = chatkit_client.request(
+            "threads.add_user_message", thread_id=thread_id, input=message_input("three")
+        )
+        assert response.status == 200 and response.is_stream
+        events = parse_sse(response.content)
+        assert len(events) == 1 and events[0].type == "error"
+        assert "Too many requests" in events[0].message and events[0].allow_retry
+        assert snapshot() == before
+        # Other users are not affected.
+        assert model.remaining_steps == 0
+
+    def test_limits_are_per_user(self, chatkit_client, other_client, settings):
+        settings.CHATKIT_BACKEND = {
+            **settings.CHATKIT_BACKEND,
+            "THROTTLE_RATES": {"requests": "1/min"},
+        }
+        assert chatkit_client.request("threads.list").status == 200
+        assert chatkit_client.request("threads.list").status == 429
+        assert other_client.request("threads.list").status == 200
+
+    def test_defaults_limit_turns(self):
+        from chatkit_backend.conf import DEFAULTS
+
+        assert DEFAULTS["THROTTLE_RATES"]["turns"]
+
+
+class TestInputLimits:
+    def test_unknown_fields_are_400(self, chatkit_client, model):
+        body = {"type": "threads.list", "params": {"limit": 5, "sneaky": True}}
+        response = chatkit_client.post(json.dumps(body))
+        assert response.status == 400
+        assert response.json()["error"] == {
+            "code": "unknown_field",
+            "message": "Unknown field: params.sneaky.",
+        }
+
+    def test_widget_action_config_fields_are_known(self, chatkit_client, model):
+        model.enqueue([assistant_message("ok")])
+        thread_id = chatkit_client.create_thread("hi").thread_id
+        model.enqueue([assistant_message("acted")])
+        action = {
+            "type": "go",
+            "payload": {"x": 1, "anything": [1]},
+            "handler": "server",
+            "loadingBehavior": "auto",
+            "streaming": True,
+        }
+        result = chatkit_client.custom_action(thread_id, action)
+        assert result.assistant_text == "acted"
+
+    def test_too_long_message_is_400(self, chatkit_client, settings):
+        settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "MAX_MESSAGE_CHARS": 10}
+        response = chatkit_client.request("threads.create", input=message_input("x" * 11))
+        assert response.status == 400
+        assert response.json()["error"]["code"] == "message_too_long"
+        assert models.Thread.objects.count() == 0
+
+    def test_closed_thread_refuses_retry(self, chatkit_client, model):
+        model.enqueue([assistant_message("ok")])
+        result = chatkit_client.create_thread("hello")
+        models.Thread.objects.filter(id=result.thread_id).update(status={"type": "closed"})
+        response = chatkit_client.request(
+            "threads.retry_after_item", thread_id=result.thread_id, item_id=result.items[0].id
+        )
+        assert response.status == 409
+        assert response.json()["error"]["code"] == "thread_closed"
