@@ -8,4 +8,10 @@ class ChatKitBackendConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .attachments import delete_file_with_row
+        from .models import Attachment
+
+        post_delete.connect(delete_file_with_row, sender=Attachment, dispatch_uid="chatkit_files")

@@ -42,6 +42,33 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGE_CHARS": 20_000,
     # Refuse requests carrying fields the protocol does not define.
     "REJECT_UNKNOWN_FIELDS": True,
+    # Attachments: stored through Django's storage API (an alias of settings.STORAGES, or the
+    # default storage), metadata in the database. False turns the attachment ops off.
+    "ATTACHMENTS": True,
+    "ATTACHMENT_STORAGE": None,
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "ATTACHMENT_MAX_PER_MESSAGE": 10,
+    # Types accepted, checked against the file's own bytes (not only the client's claim).
+    "ATTACHMENT_ALLOWED_TYPES": [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/markdown",
+        "text/csv",
+        "application/json",
+    ],
+    # Two-phase uploads: the HTTP method the descriptor names and how long its URL works.
+    "ATTACHMENT_UPLOAD_METHOD": "PUT",
+    "ATTACHMENT_UPLOAD_URL_TTL": 600,
+    # How long a signed download / preview URL works, in seconds.
+    "ATTACHMENT_URL_TTL": 3600,
+    # What the model may read of a file: text up to this many characters, images and PDFs up
+    # to this many bytes; larger or other files are described by name and type.
+    "ATTACHMENT_MODEL_TEXT_CHARS": 50_000,
+    "ATTACHMENT_MODEL_MAX_BYTES": 8 * 1024 * 1024,
     # Upper bound on ``limit`` for threads.list and items.list.
     "MAX_PAGE_SIZE": 100,
     # Maximum request body accepted by the protocol endpoint, in bytes.

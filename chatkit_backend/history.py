@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from agents import TResponseInputItem
+from asgiref.sync import sync_to_async
 from chatkit.agents import ThreadItemConverter
 from chatkit.types import (
     AssistantMessageItem,
@@ -13,6 +15,8 @@ from chatkit.types import (
     UserMessageTagContent,
 )
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
+
+from .attachments import model_content
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -32,12 +36,9 @@ class HistoryConverter(ThreadItemConverter):
         text = "".join(part.text for part in item.content)
         return EasyInputMessageParam(type="message", role="assistant", content=text)
 
-    async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputTextParam:
-        # Until a site stores attachment bytes, describe the file rather than failing the turn.
-        return ResponseInputTextParam(
-            type="input_text",
-            text=f"[The user attached a file: {attachment.name} ({attachment.mime_type})]",
-        )
+    async def attachment_to_message_content(self, attachment: Attachment) -> Any:
+        # Ownership was checked when the message was sent; here we only read the bytes.
+        return await sync_to_async(model_content)(attachment)
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputTextParam:
         return ResponseInputTextParam(

@@ -114,7 +114,16 @@ class Attachment(OwnedModel):
     name = models.CharField(_("name"), max_length=255)
     mime_type = models.CharField(_("MIME type"), max_length=255)
     data = models.JSONField(_("attachment JSON"))
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    file_name = models.CharField(
+        _("stored file"),
+        max_length=255,
+        blank=True,
+        default="",
+        help_text=_("Name in the attachment storage; empty until the bytes arrive."),
+    )
+    size = models.PositiveBigIntegerField(_("size in bytes"), null=True, blank=True)
+    uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("attachment")
@@ -130,10 +139,16 @@ class Attachment(OwnedModel):
         return self.name
 
 
-class TurnUsage(models.Model):
-    """Tokens one agent turn spent, as the Agents SDK reported them."""
+class TurnUsage(OwnedModel):
+    """Tokens one agent turn spent, as the Agents SDK reported them.
 
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="usage")
+    Kept when the thread is deleted (``thread`` becomes NULL), so daily budgets and usage
+    reports still count it.
+    """
+
+    thread = models.ForeignKey(
+        Thread, on_delete=models.SET_NULL, null=True, blank=True, related_name="usage"
+    )
     provider = models.CharField(_("provider"), max_length=32)
     model = models.CharField(_("model"), max_length=128, blank=True)
     requests = models.PositiveIntegerField(default=0)
@@ -145,6 +160,10 @@ class TurnUsage(models.Model):
     class Meta:
         verbose_name = _("turn usage")
         verbose_name_plural = _("turn usage")
+        indexes = [
+            models.Index(fields=["owner", "created_at"], name="chatkit_usage_owner_day"),
+            models.Index(fields=["session_key", "created_at"], name="chatkit_usage_anon_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.thread_id}: {self.total_tokens} tokens"

@@ -48,6 +48,7 @@ from chatkit.types import (
 from pydantic import TypeAdapter
 
 from .agents import load
+from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
 from .exceptions import RequestError, Unsupported
@@ -70,7 +71,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         store: DjangoStore | None = None,
         attachment_store: AttachmentStore[RequestContext] | None = None,
     ):
-        super().__init__(store or DjangoStore(), attachment_store)
+        super().__init__(store or DjangoStore(), attachment_store or DjangoAttachmentStore())
         self.orchestrator = self.orchestrator_class(self.store)
 
     # -- request entry ---------------------------------------------------------------------
@@ -104,7 +105,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             limit = parsed.params.limit or DEFAULT_PAGE_SIZE
             parsed.params.limit = max(1, min(limit, int(conf.MAX_PAGE_SIZE)))
         if isinstance(parsed, AttachmentsCreateReq | AttachmentsDeleteReq) and (
-            self.attachment_store is None
+            self.attachment_store is None or not conf.ATTACHMENTS
         ):
             raise Unsupported("Attachments are not configured on this server.")
         if is_streaming_req(parsed):
@@ -171,10 +172,19 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             )
         if not input.attachments or not isinstance(self.store, DjangoStore):
             return
-        owned = await self.store.owned_attachment_ids(input.attachments, context)
-        missing = set(input.attachments) - owned
+        if len(input.attachments) > int(conf.ATTACHMENT_MAX_PER_MESSAGE):
+            raise RequestError(
+                f"A message may carry at most {conf.ATTACHMENT_MAX_PER_MESSAGE} attachments.",
+                code="too_many_attachments",
+            )
+        usable = await self.store.usable_attachments(input.attachments, context)
+        missing = set(input.attachments) - set(usable)
         if missing:
             raise NotFoundError(f"Attachment {sorted(missing)[0]} not found")
+        if not all(usable.values()):
+            raise RequestError(
+                "An attachment has not finished uploading.", code="attachment_not_uploaded"
+            )
 
     @staticmethod
     def _check_open(thread: ThreadMetadata) -> None:

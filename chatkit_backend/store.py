@@ -20,20 +20,20 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from pydantic import TypeAdapter
 
 from . import models
 from .access import AccessPolicy
 from .agents import load
+from .attachments import ATTACHMENT_ADAPTER, refresh_preview
 from .conf import conf
 from .context import RequestContext
 from .ids import generate_id
 from .signals import thread_changed
 
 ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
-ATTACHMENT_ADAPTER: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
 Order = Literal["asc", "desc"]
 
@@ -79,6 +79,13 @@ def _keyset(rows: Any, cursor: tuple[datetime, Any] | None, order: Order, tiebre
         )
     prefix = "" if order == "asc" else "-"
     return rows.order_by(f"{prefix}created_at", f"{prefix}{tiebreak}")
+
+
+def _item(data: dict[str, Any], context: RequestContext) -> ThreadItem:
+    if data.get("attachments"):
+        # Image previews are signed URLs that expire: sign them afresh on every read.
+        data = {**data, "attachments": [refresh_preview(a, context) for a in data["attachments"]]}
+    return ITEM_ADAPTER.validate_python(data)
 
 
 def _page(records: list[Any], limit: int, key: Any) -> tuple[list[Any], bool, str | None]:
@@ -228,7 +235,7 @@ class DjangoStore(Store[RequestContext]):
         )
         rows, has_more, next_after = _page(rows, limit, lambda row: row[0])
         return Page(
-            data=[ITEM_ADAPTER.validate_python(data) for _, data in rows],
+            data=[_item(data, context) for _, data in rows],
             has_more=has_more,
             after=next_after,
         )
@@ -269,7 +276,7 @@ class DjangoStore(Store[RequestContext]):
         )
         if data is None:
             raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
-        return ITEM_ADAPTER.validate_python(data)
+        return _item(data, context)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -309,12 +316,15 @@ class DjangoStore(Store[RequestContext]):
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         await sync_to_async(self._save_attachment)(attachment, context)
 
-    def _save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+    def _save_attachment(
+        self, attachment: Attachment, context: RequestContext, **file_fields: Any
+    ) -> None:
         fields = {
             "name": attachment.name,
             "mime_type": attachment.mime_type,
             "thread_id": attachment.thread_id,
             "data": attachment.model_dump(mode="json"),
+            **file_fields,
         }
         with transaction.atomic():
             if (
@@ -346,7 +356,7 @@ class DjangoStore(Store[RequestContext]):
         )
         if data is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-        return ATTACHMENT_ADAPTER.validate_python(data)
+        return ATTACHMENT_ADAPTER.validate_python(refresh_preview(data, context))
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         await sync_to_async(self._delete_attachment)(attachment_id, context)
@@ -358,16 +368,39 @@ class DjangoStore(Store[RequestContext]):
 
     # -- helpers for the server's checks before streaming ----------------------------------
 
-    async def owned_attachment_ids(
+    async def usable_attachments(
         self, attachment_ids: Iterable[str], context: RequestContext
-    ) -> set[str]:
-        """Which of ``attachment_ids`` exist and may be used by the caller (one query)."""
+    ) -> dict[str, bool]:
+        """For each of ``attachment_ids`` the caller may use: whether its bytes arrived."""
         ids = set(attachment_ids)
         if not ids:
-            return set()
+            return {}
 
-        def query() -> set[str]:
+        def query() -> dict[str, bool]:
             rows = self._attachments(context, write=True).filter(id__in=ids)
-            return set(rows.values_list("id", flat=True))
+            return {
+                id_: uploaded is not None for id_, uploaded in rows.values_list("id", "uploaded_at")
+            }
+
+        return await sync_to_async(query)()
+
+    # -- usage -----------------------------------------------------------------------------
+
+    async def record_usage(
+        self, thread_id: str, context: RequestContext, **fields: Any
+    ) -> models.TurnUsage:
+        """Keep one turn's token usage, owned like the thread (budgets count it)."""
+        return await sync_to_async(models.TurnUsage.objects.create)(
+            thread_id=thread_id, **context.owner.as_fields(), **fields
+        )
+
+    async def tokens_used_since(self, since: datetime, context: RequestContext) -> int:
+        """Tokens the caller's turns spent since ``since`` (for daily budgets)."""
+
+        def query() -> int:
+            total = models.TurnUsage.objects.filter(
+                created_at__gte=since, **context.owner.as_filter()
+            ).aggregate(total=Sum("total_tokens"))["total"]
+            return int(total or 0)
 
         return await sync_to_async(query)()

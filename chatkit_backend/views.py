@@ -1,6 +1,6 @@
 """Where a ChatKit request enters: ``POST chatkit/api``.
 
-The order of checks is the order of the answers a client can get: 405 (method), 413 (size),
+The order of checks is the order of the answers a client can get: 413 (size), 405 (method),
 403 (origin), 401/403 (credentials, CSRF), 400 (body), 429 (rate), 404/400/409 (what the
 request names), then 200.
 """
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from .auth import AuthenticationError, authenticate
 from .conf import conf
+from .context import RequestContext
 from .exceptions import RequestError
 from .server import get_server
 from .throttling import throttle_wait
@@ -68,24 +69,17 @@ def _throttled(streaming: bool, wait: float) -> HttpResponse:
     return response
 
 
-# CSRF is enforced by DRF's SessionAuthentication for session-authenticated requests only, so
-# bearer-token clients on other origins work; Django's blanket middleware check is lifted here.
-@csrf_exempt
-async def chatkit_api(request: HttpRequest) -> HttpResponse:
-    """The ChatKit protocol endpoint: JSON ops answer JSON, streaming ops answer SSE."""
-    if request.method != "POST":
-        response = error_response(405, "method_not_allowed", "Use POST.")
-        response["Allow"] = "POST"
+async def guard(
+    request: HttpRequest, *, methods: tuple[str, ...], scope: str | None
+) -> RequestContext | HttpResponse:
+    """The checks every authenticated endpoint makes, in order: method, size, origin,
+    credentials and (for ``scope``) the rate limit. Returns the context or the refusal."""
+    if request.method not in methods:
+        response = error_response(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
+        response["Allow"] = ", ".join(methods)
         return response
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > int(conf.MAX_REQUEST_BYTES):
-        return error_response(413, "request_too_large", "The request body is too large.")
     if _origin_refused(request):
         return error_response(403, "origin_not_allowed", "This origin may not use the API.")
-
     try:
         context = await sync_to_async(authenticate)(request)
     except AuthenticationError as error:
@@ -93,6 +87,27 @@ async def chatkit_api(request: HttpRequest) -> HttpResponse:
         if error.challenge:
             response["WWW-Authenticate"] = error.challenge
         return response
+    if scope is not None:
+        wait = await sync_to_async(throttle_wait)(scope, request, context)
+        if wait is not None:
+            return _throttled(False, wait)
+    return context
+
+
+# CSRF is enforced by DRF's SessionAuthentication for session-authenticated requests only, so
+# bearer-token clients on other origins work; Django's blanket middleware check is lifted here.
+@csrf_exempt
+async def chatkit_api(request: HttpRequest) -> HttpResponse:
+    """The ChatKit protocol endpoint: JSON ops answer JSON, streaming ops answer SSE."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > int(conf.MAX_REQUEST_BYTES):
+        return error_response(413, "request_too_large", "The request body is too large.")
+    context = await guard(request, methods=("POST",), scope=None)
+    if isinstance(context, HttpResponse):
+        return context
 
     server = get_server()
     try:

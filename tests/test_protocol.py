@@ -130,7 +130,8 @@ def test_feedback_on_an_unknown_item_is_404_and_changes_nothing(chatkit_client, 
         ),
     ],
 )
-def test_unconfigured_ops_answer_a_clear_400(chatkit_client, op, params):
+def test_unconfigured_ops_answer_a_clear_400(chatkit_client, settings, op, params):
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "ATTACHMENTS": False}
     response = chatkit_client.request(op, **params)
     assert response.status == 400
     error = response.json()["error"]

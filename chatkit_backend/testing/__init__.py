@@ -14,6 +14,7 @@ from .client import (
     StreamResult,
     message_input,
     parse_sse,
+    response_body,
 )
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "message_input",
     "override_agent",
     "parse_sse",
+    "response_body",
     "scripted_agent",
 ]

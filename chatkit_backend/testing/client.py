@@ -125,7 +125,7 @@ def _headers_of(response: Any) -> dict[str, str]:
     return {key.lower(): value for key, value in response.headers.items()}
 
 
-def _read(response: Any) -> bytes:
+def response_body(response: Any) -> bytes:
     """The whole body of a Django test response, streaming or not, async iterator or not."""
     if not response.streaming:
         return response.content
@@ -160,7 +160,7 @@ class ChatKitClient(_Requests):
         response = self.transport.post(
             self.path, data=body, content_type=content_type, headers=self.headers
         )
-        return RawResponse(response.status_code, _headers_of(response), _read(response))
+        return RawResponse(response.status_code, _headers_of(response), response_body(response))
 
     def request(self, op: str, **params: Any) -> RawResponse:
         return self.post(self.body(op, params))

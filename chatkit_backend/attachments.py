@@ -1,0 +1,259 @@
+"""Attachment bytes on Django's storage API, and the ``AttachmentStore`` that manages them.
+
+Files are stored under names we generate (``chatkit/attachments/<id>``), never the client's
+filename; the client's name is kept, cleaned, for display only. Metadata rows live in
+:class:`~chatkit_backend.models.Attachment`, written through ``DjangoStore``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import unicodedata
+from datetime import datetime
+from typing import IO, Any
+
+from chatkit.store import AttachmentStore, NotFoundError
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+)
+from django.core.files.storage import Storage, default_storage, storages
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from pydantic import TypeAdapter
+
+from . import models, signing
+from .conf import conf
+from .context import RequestContext
+from .exceptions import RequestError
+from .filetypes import IMAGE_TYPES, SNIFF_BYTES, detect, is_text
+from .ids import generate_id
+
+ATTACHMENT_ADAPTER: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+
+
+def get_storage() -> Storage:
+    """The storage attachments live in: ``STORAGES[ATTACHMENT_STORAGE]`` or the default."""
+    alias = conf.ATTACHMENT_STORAGE
+    return storages[alias] if alias else default_storage
+
+
+def storage_name(attachment_id: str) -> str:
+    return f"chatkit/attachments/{attachment_id}"
+
+
+def display_name(name: str) -> str:
+    """A filename fit to show: no directories, no control characters, at most 255 chars."""
+    name = re.split(r"[\\/]", name or "")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    return name[:255] or "file"
+
+
+class UploadRefused(RequestError):
+    """413 (too large) or 415 (type not allowed)."""
+
+
+def check_declared(size: int | None, mime_type: str) -> None:
+    """Refuse early what the client says it will send, before any byte arrives."""
+    if size is not None and size > int(conf.ATTACHMENT_MAX_BYTES):
+        raise UploadRefused(_too_large(), code="attachment_too_large", status=413)
+    base_type = mime_type.split(";", 1)[0].strip().lower()
+    if base_type not in conf.ATTACHMENT_ALLOWED_TYPES:
+        raise UploadRefused(_type_refused(base_type), code="attachment_type", status=415)
+
+
+def _too_large() -> str:
+    return f"The file is larger than {int(conf.ATTACHMENT_MAX_BYTES) // 1024} KiB."
+
+
+def _type_refused(mime_type: str) -> str:
+    return f"Files of type {mime_type or 'unknown'} are not accepted here."
+
+
+def sniff(file: IO[bytes], claimed: str) -> str:
+    """The file's type from its own bytes; raises 415 if it is not an allowed type."""
+    head = file.read(SNIFF_BYTES)
+    file.seek(0)
+    detected = detect(head, claimed)
+    if detected is None or detected not in conf.ATTACHMENT_ALLOWED_TYPES:
+        raise UploadRefused(_type_refused(detected or claimed), code="attachment_type", status=415)
+    return detected
+
+
+def absolute_url(path: str, context: RequestContext) -> str:
+    if context.request is not None:
+        return context.request.build_absolute_uri(path)
+    return f"http://localhost{path}"
+
+
+def download_url(attachment_id: str, context: RequestContext) -> str:
+    """A signed URL that serves the file without credentials until ``ATTACHMENT_URL_TTL``."""
+    token = signing.sign(attachment_id, "download")
+    path = reverse("chatkit_backend:attachment", args=[attachment_id])
+    return absolute_url(f"{path}?token={token}", context)
+
+
+def upload_url(attachment_id: str, context: RequestContext) -> str:
+    token = signing.sign(attachment_id, "upload")
+    path = reverse("chatkit_backend:upload_to", args=[attachment_id])
+    return absolute_url(f"{path}?token={token}", context)
+
+
+def build_attachment(
+    attachment_id: str,
+    name: str,
+    mime_type: str,
+    context: RequestContext,
+    descriptor: AttachmentUploadDescriptor | None = None,
+) -> Attachment:
+    common: dict[str, Any] = {
+        "id": attachment_id,
+        "name": name,
+        "mime_type": mime_type,
+        "upload_descriptor": descriptor,
+    }
+    if mime_type in IMAGE_TYPES:
+        return ImageAttachment(preview_url=download_url(attachment_id, context), **common)
+    return FileAttachment(**common)
+
+
+def refresh_preview(data: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+    """Give an image attachment's JSON a fresh signed ``preview_url`` (they expire)."""
+    if data.get("type") == "image" and data.get("id"):
+        return {**data, "preview_url": download_url(data["id"], context)}
+    return data
+
+
+def store_bytes(attachment_id: str, file: IO[bytes]) -> str:
+    """Save the bytes under our name; returns the name the storage chose."""
+    return get_storage().save(storage_name(attachment_id), file)
+
+
+def read_bytes(attachment_id: str, limit: int) -> bytes | None:
+    """Up to ``limit`` + 1 bytes of an uploaded attachment (``None`` if it has none)."""
+    file_name = (
+        models.Attachment.objects.filter(id=attachment_id)
+        .values_list("file_name", flat=True)
+        .first()
+    )
+    if not file_name:
+        return None
+    with get_storage().open(file_name, "rb") as handle:
+        return handle.read(limit + 1)
+
+
+class DjangoAttachmentStore(AttachmentStore[RequestContext]):
+    """Two-phase uploads and deletion of attachment bytes in Django storage."""
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        return generate_id("attachment")
+
+    async def create_attachment(
+        self, input: AttachmentCreateParams, context: RequestContext
+    ) -> Attachment:
+        check_declared(input.size, input.mime_type)
+        mime_type = input.mime_type.split(";", 1)[0].strip().lower()
+        attachment_id = self.generate_attachment_id(mime_type, context)
+        descriptor = AttachmentUploadDescriptor(
+            url=upload_url(attachment_id, context),  # type: ignore[arg-type]
+            method=conf.ATTACHMENT_UPLOAD_METHOD,
+            headers={},
+        )
+        # The server saves the metadata row (Store.save_attachment) right after this returns.
+        return build_attachment(
+            attachment_id, display_name(input.name), mime_type, context, descriptor
+        )
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        # The server deletes the row next (Store.delete_attachment), which checks ownership,
+        # and the bytes go with the row (``delete_file_with_row``). Nothing to do before.
+        return None
+
+
+def complete_upload(attachment_id: str, file: IO[bytes], size: int) -> Attachment:
+    """Store the bytes of a two-phase upload and clear its descriptor (sync, one transaction).
+
+    Raises ``NotFoundError`` if the attachment is gone or already has its bytes (a replay),
+    and ``UploadRefused`` if the bytes are not the declared type.
+    """
+    with transaction.atomic():
+        row = (
+            models.Attachment.objects.select_for_update()
+            .filter(id=attachment_id, uploaded_at__isnull=True)
+            .first()
+        )
+        if row is None:
+            raise NotFoundError(attachment_id)
+        if size > int(conf.ATTACHMENT_MAX_BYTES):
+            raise UploadRefused(_too_large(), code="attachment_too_large", status=413)
+        detected = sniff(file, row.mime_type)
+        if detected != row.mime_type:
+            raise UploadRefused(
+                f"The file's content is {detected}, not the declared {row.mime_type}.",
+                code="attachment_type",
+                status=415,
+            )
+        file_name = store_bytes(attachment_id, file)
+        try:
+            data = {**row.data, "upload_descriptor": None}
+            models.Attachment.objects.filter(id=attachment_id).update(
+                file_name=file_name, size=size, uploaded_at=timezone.now(), data=data
+            )
+        except BaseException:
+            get_storage().delete(file_name)
+            raise
+    return ATTACHMENT_ADAPTER.validate_python(data)
+
+
+def delete_file_with_row(sender: Any, instance: models.Attachment, **kwargs: Any) -> None:
+    """``post_delete`` receiver: an attachment's bytes go when its row goes (thread, user...)."""
+    if instance.file_name:
+        name = instance.file_name
+        transaction.on_commit(lambda: get_storage().delete(name))
+
+
+def unattached_before(cutoff: datetime) -> Any:
+    """Uploads never attached to a message, created before ``cutoff``."""
+    return models.Attachment.objects.filter(thread__isnull=True, created_at__lt=cutoff)
+
+
+def model_content(attachment: Attachment) -> dict[str, Any]:
+    """What the model gets for an attachment (sync: reads storage).
+
+    Images become image input and PDFs file input (both as data URLs, which every provider
+    accepts), text-like files become text within ``ATTACHMENT_MODEL_TEXT_CHARS``; anything
+    else, or anything too large, is described by name and type instead of failing the turn.
+    """
+    mime_type = attachment.mime_type
+    described = {
+        "type": "input_text",
+        "text": f"[The user attached a file: {attachment.name} ({mime_type})]",
+    }
+    if is_text(mime_type):
+        chars = int(conf.ATTACHMENT_MODEL_TEXT_CHARS)
+        raw = read_bytes(attachment.id, chars * 4)
+        if raw is None:
+            return described
+        text = raw.decode("utf-8", errors="replace")
+        cut = len(text) > chars
+        text = text[:chars]
+        note = "\n[The file is longer; the rest was left out.]" if cut else ""
+        return {
+            "type": "input_text",
+            "text": f"The user attached {attachment.name}:\n<file>\n{text}\n</file>{note}",
+        }
+    if mime_type in IMAGE_TYPES or mime_type == "application/pdf":
+        limit = int(conf.ATTACHMENT_MODEL_MAX_BYTES)
+        raw = read_bytes(attachment.id, limit)
+        if raw is None or len(raw) > limit:
+            return described
+        data_url = f"data:{mime_type};base64,{base64.b64encode(raw).decode()}"
+        if mime_type == "application/pdf":
+            return {"type": "input_file", "file_data": data_url, "filename": attachment.name}
+        return {"type": "input_image", "image_url": data_url, "detail": "auto"}
+    return described

@@ -1,0 +1,247 @@
+"""Attachment endpoints: direct upload, the two-phase upload target, and downloads.
+
+- ``POST chatkit/api/upload`` (``chatkit_backend:upload``): multipart field ``file``,
+  authenticated like the API; answers the Attachment JSON.
+- ``PUT|POST chatkit/api/upload/<id>?token=…`` (``chatkit_backend:upload_to``): where a
+  two-phase descriptor points; the signed token is the credential, works once and expires.
+- ``GET chatkit/attachments/<id>`` (``chatkit_backend:attachment``): the bytes, to their owner
+  or to anyone holding a fresh signed ``?token=`` (image previews).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from typing import IO, Any
+
+from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError
+from chatkit.types import Attachment
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt
+
+from . import models, signing
+from .attachments import (
+    UploadRefused,
+    build_attachment,
+    check_declared,
+    complete_upload,
+    display_name,
+    get_storage,
+    sniff,
+    store_bytes,
+)
+from .conf import conf
+from .context import RequestContext
+from .exceptions import RequestError
+from .filetypes import INLINE_SAFE
+from .ids import generate_id
+from .store import DjangoStore
+from .views import error_response, guard
+
+CHUNK = 64 * 1024
+# Multipart framing around the file: boundaries and part headers.
+MULTIPART_SLACK = 64 * 1024
+# Never rendered by a browser from our origin, whatever the stored type says.
+DANGEROUS_TYPES = frozenset({"text/html", "image/svg+xml", "text/xml", "application/xml"})
+
+
+class _SizeLimit(FileUploadHandler):
+    """Stops a multipart upload as soon as its file passes the limit (nothing is kept)."""
+
+    def __init__(self, request: HttpRequest, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if start + len(raw_data) > self.limit:
+            self.exceeded = True
+            raise StopUpload(connection_reset=True)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def _too_large() -> UploadRefused:
+    return UploadRefused(
+        f"The file is larger than {int(conf.ATTACHMENT_MAX_BYTES) // 1024} KiB.",
+        code="attachment_too_large",
+        status=413,
+    )
+
+
+def _multipart_file(request: HttpRequest) -> Any:
+    limit = _SizeLimit(request, int(conf.ATTACHMENT_MAX_BYTES))
+    request.upload_handlers.insert(0, limit)
+    upload = request.FILES.get("file")
+    if limit.exceeded:
+        raise _too_large()
+    if upload is None:
+        raise RequestError("Send the file in the multipart field 'file'.", code="no_file")
+    return upload
+
+
+def _raw_file(request: HttpRequest) -> tuple[IO[bytes], int]:
+    """The request body as a temporary file, read in chunks, refused past the limit."""
+    limit = int(conf.ATTACHMENT_MAX_BYTES)
+    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    size = 0
+    while chunk := request.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise _too_large()
+        spool.write(chunk)
+    spool.seek(0)
+    return spool, size
+
+
+def _declared_too_large(request: HttpRequest, slack: int) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > int(conf.ATTACHMENT_MAX_BYTES) + slack
+
+
+def _attachment_response(attachment: Attachment) -> HttpResponse:
+    return HttpResponse(
+        attachment.model_dump_json(exclude_none=True, context={"exclude_metadata": True}),
+        content_type="application/json",
+    )
+
+
+def _receive_direct(request: HttpRequest, context: RequestContext) -> Attachment:
+    upload = _multipart_file(request)
+    check_declared(upload.size, upload.content_type or "application/octet-stream")
+    mime_type = sniff(upload, upload.content_type or "")
+    attachment_id = generate_id("attachment")
+    attachment = build_attachment(attachment_id, display_name(upload.name), mime_type, context)
+    file_name = store_bytes(attachment_id, upload)
+    try:
+        DjangoStore()._save_attachment(
+            attachment,
+            context,
+            file_name=file_name,
+            size=upload.size,
+            uploaded_at=timezone.now(),
+        )
+    except BaseException:
+        get_storage().delete(file_name)
+        raise
+    return attachment
+
+
+@csrf_exempt
+async def direct_upload(request: HttpRequest) -> HttpResponse:
+    """Direct upload (``uploadStrategy: {type: "direct", uploadUrl}``)."""
+    if _declared_too_large(request, MULTIPART_SLACK):
+        return error_response(413, "attachment_too_large", str(_too_large()))
+    checked = await guard(request, methods=("POST",), scope="requests")
+    if isinstance(checked, HttpResponse):
+        return checked
+    if not conf.ATTACHMENTS:
+        return error_response(400, "not_configured", "Attachments are not configured.")
+    try:
+        attachment = await sync_to_async(_receive_direct)(request, checked)
+    except RequestError as error:
+        return error_response(error.status, error.code, error.message)
+    return _attachment_response(attachment)
+
+
+def _receive_two_phase(request: HttpRequest, attachment_id: str) -> Attachment:
+    if request.content_type == "multipart/form-data":
+        upload = _multipart_file(request)
+        file, size = upload, upload.size
+    else:
+        file, size = _raw_file(request)
+    try:
+        return complete_upload(attachment_id, file, size)
+    finally:
+        file.close()
+
+
+@csrf_exempt
+async def upload_to(request: HttpRequest, attachment_id: str) -> HttpResponse:
+    """The URL a two-phase upload descriptor points at (the signed token authorises it)."""
+    if request.method not in ("PUT", "POST"):
+        response = error_response(405, "method_not_allowed", "Use PUT or POST.")
+        response["Allow"] = "PUT, POST"
+        return response
+    verdict = signing.check(
+        request.GET.get("token", ""), attachment_id, "upload", conf.ATTACHMENT_UPLOAD_URL_TTL
+    )
+    if verdict == signing.INVALID:
+        return error_response(404, "not_found", "Not found.")
+    if verdict == signing.EXPIRED:
+        return error_response(410, "upload_url_expired", "This upload URL has expired.")
+    if _declared_too_large(request, MULTIPART_SLACK):
+        return error_response(413, "attachment_too_large", str(_too_large()))
+    try:
+        attachment = await sync_to_async(_receive_two_phase)(request, attachment_id)
+    except NotFoundError:
+        exists = await models.Attachment.objects.filter(id=attachment_id).aexists()
+        if exists:
+            return error_response(409, "already_uploaded", "This upload URL was already used.")
+        return error_response(404, "not_found", "Not found.")
+    except RequestError as error:
+        return error_response(error.status, error.code, error.message)
+    return _attachment_response(attachment)
+
+
+async def _chunks(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    try:
+        while chunk := await sync_to_async(handle.read)(CHUNK):
+            yield chunk
+    finally:
+        await sync_to_async(handle.close)()
+
+
+def _open(row: dict[str, Any]) -> IO[bytes]:
+    return get_storage().open(row["file_name"], "rb")
+
+
+async def attachment_file(request: HttpRequest, attachment_id: str) -> HttpResponse:
+    """Serve an attachment's bytes with headers that keep browsers from running them."""
+    token = request.GET.get("token")
+    if token is not None:
+        if request.method not in ("GET", "HEAD"):
+            return error_response(405, "method_not_allowed", "Use GET.")
+        verdict = signing.check(token, attachment_id, "download", conf.ATTACHMENT_URL_TTL)
+        rows = (
+            models.Attachment.objects.filter(id=attachment_id) if verdict == signing.VALID else None
+        )
+    else:
+        checked = await guard(request, methods=("GET", "HEAD"), scope="requests")
+        if isinstance(checked, HttpResponse):
+            return checked
+        rows = DjangoStore()._attachments(checked, write=False).filter(id=attachment_id)
+    row = None
+    if rows is not None:
+        row = (
+            await rows.exclude(file_name="")
+            .values("file_name", "name", "mime_type", "size")
+            .afirst()
+        )
+    if row is None:
+        return error_response(404, "not_found", "Not found.")
+
+    mime_type = row["mime_type"]
+    inline = mime_type in INLINE_SAFE
+    served_type = mime_type if mime_type not in DANGEROUS_TYPES else "application/octet-stream"
+    if served_type.startswith("text/"):
+        served_type += "; charset=utf-8"
+    handle = await sync_to_async(_open)(row)
+    response = StreamingHttpResponse(_chunks(handle), content_type=served_type)
+    response["Content-Disposition"] = content_disposition_header(not inline, row["name"])
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=300"
+    if row["size"] is not None:
+        response["Content-Length"] = str(row["size"])
+    return response
