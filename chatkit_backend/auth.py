@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from rest_framework import exceptions
-from rest_framework.parsers import BaseParser
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 
 from .agents import load
@@ -31,7 +31,9 @@ class _UnreadBody(BaseParser):
     """Lets DRF's CSRF check look at ``request.POST`` without parsing (or reading) the body.
 
     DRF wraps the request for authentication; its CSRF check reads ``POST``, which a DRF
-    request without parsers answers with 415. The protocol body is read once, later.
+    request without parsers answers with 415. A JSON protocol body is read once, later;
+    form and multipart bodies (uploads) are parsed by DRF's own parsers, listed first, so
+    their files reach the view.
     """
 
     media_type = "*/*"
@@ -62,7 +64,11 @@ def preferred_locale(request: HttpRequest) -> str | None:
 def authenticate(request: HttpRequest) -> RequestContext:
     """Authenticate ``request`` (synchronously: sessions and user lookups hit the database)."""
     authenticators = _authenticators()
-    drf_request = Request(request, parsers=[_UnreadBody()], authenticators=authenticators)
+    drf_request = Request(
+        request,
+        parsers=[FormParser(), MultiPartParser(), _UnreadBody()],
+        authenticators=authenticators,
+    )
     try:
         user = drf_request.user
     except exceptions.AuthenticationFailed as error:

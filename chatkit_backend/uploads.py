@@ -75,9 +75,19 @@ def _too_large() -> UploadRefused:
     )
 
 
-def _multipart_file(request: HttpRequest) -> Any:
+def _limit_uploads(request: HttpRequest) -> _SizeLimit:
+    """Install the size limit before anything parses the body (authentication's CSRF check
+    parses a session's multipart form)."""
+    for handler in request.upload_handlers:
+        if isinstance(handler, _SizeLimit):
+            return handler
     limit = _SizeLimit(request, int(conf.ATTACHMENT_MAX_BYTES))
     request.upload_handlers.insert(0, limit)
+    return limit
+
+
+def _multipart_file(request: HttpRequest) -> Any:
+    limit = _limit_uploads(request)
     upload = request.FILES.get("file")
     if limit.exceeded:
         raise _too_large()
@@ -142,6 +152,7 @@ async def direct_upload(request: HttpRequest) -> HttpResponse:
     """Direct upload (``uploadStrategy: {type: "direct", uploadUrl}``)."""
     if _declared_too_large(request, MULTIPART_SLACK):
         return error_response(413, "attachment_too_large", str(_too_large()))
+    _limit_uploads(request)
     checked = await guard(request, methods=("POST",), scope="requests")
     if isinstance(checked, HttpResponse):
         return checked

@@ -347,3 +347,42 @@ class TestLifecycle:
 def test_json_shapes_exclude_metadata(logged_in):
     raw = json.loads(upload(logged_in, "a.txt", b"hi", "text/plain").content)
     assert "metadata" not in raw and get_storage() is not None
+
+
+def test_session_upload_with_csrf_enforced_keeps_the_file(chatkit_user, media):
+    """A browser's upload: session cookie, CSRF header, multipart body (DRF's CSRF check
+    reads the form; the file must survive it)."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(chatkit_user)
+    browser.get("/admin/login/")
+    token = browser.cookies["csrftoken"].value
+    refused = browser.post(
+        "/chatkit/api/upload", {"file": SimpleUploadedFile("a.png", PNG, "image/png")}
+    )
+    assert refused.status_code == 403
+    response = browser.post(
+        "/chatkit/api/upload",
+        {"file": SimpleUploadedFile("a.png", PNG, "image/png")},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200, response.content
+    attachment = ATTACHMENT.validate_json(response.content)
+    assert download(browser, f"/chatkit/attachments/{attachment.id}")[1] == PNG
+
+
+def test_session_upload_over_the_limit_with_csrf_enforced_is_413(chatkit_user, media, settings):
+    from django.test import Client
+
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "ATTACHMENT_MAX_BYTES": 1000}
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(chatkit_user)
+    browser.get("/admin/login/")
+    response = browser.post(
+        "/chatkit/api/upload",
+        {"file": SimpleUploadedFile("a.txt", b"x" * 5000, "text/plain")},
+        headers={"X-CSRFToken": browser.cookies["csrftoken"].value},
+    )
+    assert response.status_code == 413
+    assert stored_files(media) == []

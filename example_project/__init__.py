@@ -1,0 +1,1 @@
+"""The example site: a Django project that serves ChatKit with ``chatkit_backend``."""

@@ -1,0 +1,41 @@
+"""The chat page: ChatKit's web component, pointed at this site's ``chatkit_backend`` API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from .users import get_demo_user
+
+
+def _upload_url(api_url: str) -> str:
+    try:
+        return reverse("chatkit_backend:upload")
+    except NoReverseMatch:  # the direct upload endpoint is not installed yet
+        return f"{api_url}/upload"
+
+
+@ensure_csrf_cookie
+def index(request: HttpRequest) -> HttpResponse:
+    # EXAMPLE ONLY (EXAMPLE_AUTO_LOGIN, on by default in DEBUG): log the visitor in as the
+    # "demo" user so that the chat works at once. A real site uses its own login.
+    if getattr(settings, "EXAMPLE_AUTO_LOGIN", False) and not request.user.is_authenticated:
+        login(request, get_demo_user(), backend="django.contrib.auth.backends.ModelBackend")
+
+    api_url = reverse("chatkit_backend:api")
+    config = {
+        "apiUrl": api_url,
+        "uploadUrl": _upload_url(api_url),
+        "domainKey": settings.CHATKIT_DOMAIN_KEY,
+        "csrfCookieName": settings.CSRF_COOKIE_NAME,
+        # For when the cookie cannot be read (CSRF_COOKIE_HTTPONLY); after login() rotated it.
+        "csrfToken": get_token(request),
+        "authenticated": request.user.is_authenticated,
+        "loginUrl": f"{reverse(settings.LOGIN_URL)}?next={request.path}",
+    }
+    return render(request, "demo/index.html", {"chatkit_config": config})
