@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     # Per-owner rate limits in DRF's form ("20/min"); None turns a scope off. "turns" counts
     # streaming ops (each calls the model), "requests" the JSON ops.
     "THROTTLE_RATES": {"turns": "30/min", "requests": "600/min"},
+    # Tokens one owner may spend per day (in TIME_ZONE), from the usage the Agents SDK
+    # reports; None for no budget.
+    "DAILY_TOKEN_BUDGET": None,
     # Origins (scheme://host[:port]) whose browsers may call the API; None allows any origin
     # that CORS and CSRF let through. Requests without an Origin header are not affected.
     "ALLOWED_ORIGINS": None,
@@ -97,7 +100,7 @@ class Settings:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown chatkit_backend setting {name!r}")
         user = getattr(django_settings, "CHATKIT_BACKEND", None) or {}
-        if name in user:
+        if name in user and not (name in ENVIRONMENT_KEYS and user[name] is None):
             return user[name]
         if name in ENVIRONMENT_KEYS:
             value = os.environ.get(name, "").strip()

@@ -16,7 +16,10 @@ from .providers import ProviderConfig
 def describe_failure(error: BaseException, config: ProviderConfig) -> str | None:
     """A clear message for a provider or run failure, or ``None`` if it is not one."""
     where = f"The model provider ({config.provider})"
-    key = config.key_setting or "the API key"
+    # openai_compatible sends OPENAI_API_KEY when one is set (and a placeholder otherwise).
+    key = config.key_setting or (
+        "OPENAI_API_KEY" if config.provider == "openai_compatible" else "the API key"
+    )
     if isinstance(error, ProviderConfigurationError):
         return f"The model provider is not configured: {error}"
     if isinstance(error, openai.AuthenticationError):
@@ -41,6 +44,10 @@ def describe_failure(error: BaseException, config: ProviderConfig) -> str | None
         return f"{where} had an internal error (HTTP {error.status_code}). Try again shortly."
     if isinstance(error, openai.APIStatusError):
         return f"{where} refused the request (HTTP {error.status_code})."
+    if isinstance(error, openai.APIError):
+        # An error event in the middle of a stream (Chat Completions servers send one when
+        # they fail after the 200); its text is the provider's, so it is not repeated.
+        return f"{where} reported an error while answering. Try again shortly."
     if isinstance(error, MaxTurnsExceeded):
         return "The assistant took too many steps without finishing. Try rephrasing."
     if isinstance(error, ModelBehaviorError | UserError):

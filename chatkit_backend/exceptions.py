@@ -24,5 +24,12 @@ class Unsupported(RequestError):
     code = "not_configured"
 
 
+class TurnRefused(RequestError):
+    """A turn the caller may not start now (budget spent); shown in the widget as an error."""
+
+    code = "turn_refused"
+    status = 429
+
+
 class ProviderConfigurationError(Exception):
     """The model provider settings cannot work (unknown provider, missing key or base URL)."""

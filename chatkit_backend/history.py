@@ -11,12 +11,19 @@ from chatkit.agents import ThreadItemConverter
 from chatkit.types import (
     AssistantMessageItem,
     Attachment,
+    ClientToolCallItem,
     HiddenContextItem,
     UserMessageTagContent,
 )
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 
 from .attachments import model_content
+
+# Gemini 3 refuses a function call of the current turn that comes back without the
+# ``thought_signature`` it made, and a stored ``ClientToolCallItem`` has no room for it. Google
+# documents this value for calls whose signature is not available; the Agents SDK sends it to
+# Gemini models only (``provider_data``), and strips it for the Responses API.
+GEMINI_PLACEHOLDER_SIGNATURE = "skip_thought_signature_validator"
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -35,6 +42,15 @@ class HistoryConverter(ThreadItemConverter):
         # message is accepted by both the Responses and the Chat Completions model classes.
         text = "".join(part.text for part in item.content)
         return EasyInputMessageParam(type="message", role="assistant", content=text)
+
+    async def client_tool_call_to_input(
+        self, item: ClientToolCallItem
+    ) -> TResponseInputItem | list[TResponseInputItem] | None:
+        converted = await super().client_tool_call_to_input(item)
+        for entry in converted if isinstance(converted, list) else [converted]:
+            if isinstance(entry, dict) and entry.get("type") == "function_call":
+                entry["provider_data"] = {"thought_signature": GEMINI_PLACEHOLDER_SIGNATURE}  # type: ignore[typeddict-unknown-key]
+        return converted
 
     async def attachment_to_message_content(self, attachment: Attachment) -> Any:
         # Ownership was checked when the message was sent; here we only read the bytes.

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agents import RunConfig, Runner, RunResultStreaming
-from asgiref.sync import sync_to_async
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.store import Store
@@ -23,12 +22,17 @@ from chatkit.types import (
     UserMessageTagContent,
 )
 
-from . import models
 from .agents import load, resolve_agent
 from .conf import conf
 from .context import RequestContext
 from .errors import describe_failure
-from .providers import ChatKitModelProvider, ProviderConfig, resolve_provider, tracing_enabled
+from .providers import (
+    ChatKitModelProvider,
+    ProviderConfig,
+    model_name_for,
+    resolve_provider,
+    tracing_enabled,
+)
 from .streaming import with_store_ids
 
 logger = logging.getLogger(__name__)
@@ -107,20 +111,31 @@ class Orchestrator:
             # otherwise it keeps calling the model, and spending, for nobody.
             if result is not None and not result.is_complete:
                 result.cancel()
-        await self.record_usage(thread, result, provider)
+            # Whatever the ending, what the provider reported is spent: budgets count it.
+            await self.record_usage(thread, result, provider, context)
 
     async def record_usage(
-        self, thread: ThreadMetadata, result: RunResultStreaming | None, provider: ProviderConfig
+        self,
+        thread: ThreadMetadata,
+        result: RunResultStreaming | None,
+        provider: ProviderConfig,
+        context: RequestContext,
     ) -> None:
         """Keep what the turn spent, for budgets and the admin's usage views."""
         usage = result.context_wrapper.usage if result is not None else None
         if result is None or not usage or not usage.requests:
             return
         model = result.last_agent.model
-        await sync_to_async(models.TurnUsage.objects.create)(
-            thread_id=thread.id,
+        if model is None or isinstance(model, str):
+            # The provider factory chose: the agent's name for it, LLM_MODEL or the default.
+            name = model_name_for(provider, model) or ""
+        else:
+            name = getattr(model, "model", None) or type(model).__name__
+        await self.store.record_usage(  # type: ignore[attr-defined]
+            thread.id,
+            context,
             provider=provider.provider,
-            model=model if isinstance(model, str) else (provider.model or type(model).__name__),
+            model=str(name)[:128],
             requests=usage.requests,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from agents import (
     Model,
@@ -117,6 +118,11 @@ def _client(config: ProviderConfig, base_url: str | None) -> AsyncOpenAI:
     return client
 
 
+def model_name_for(config: ProviderConfig, model_name: str | None = None) -> str | None:
+    """The model a request names: ``model_name``, else ``LLM_MODEL``, else the default."""
+    return model_name or config.model or DEFAULT_MODELS.get(config.provider)
+
+
 def create_model(model_name: str | None = None, config: ProviderConfig | None = None) -> Model:
     """Build the model for ``model_name`` (else ``LLM_MODEL``, else the provider's default).
 
@@ -126,7 +132,7 @@ def create_model(model_name: str | None = None, config: ProviderConfig | None = 
     problems = config.problems()
     if problems:
         raise ProviderConfigurationError(" ".join(problems))
-    name = model_name or config.model or DEFAULT_MODELS.get(config.provider)
+    name = model_name_for(config, model_name)
     assert name is not None  # openai_compatible without a model is one of the problems
     if config.provider == "offline":
         from .offline import OfflineModel
@@ -141,11 +147,18 @@ def create_model(model_name: str | None = None, config: ProviderConfig | None = 
 
 
 def tracing_enabled(config: ProviderConfig | None = None) -> bool:
-    """Traces go to OpenAI: only with an OpenAI key, unless ``TRACING`` says otherwise."""
+    """Traces go to OpenAI: only with an OpenAI key, unless ``TRACING`` says otherwise.
+
+    ``LLM_PROVIDER=openai`` pointed at a proxy (``LLM_BASE_URL`` not on openai.com) carries the
+    proxy's key, which must not be sent to OpenAI's trace endpoint.
+    """
     if conf.TRACING is not None:
         return bool(conf.TRACING)
     config = config or resolve_provider()
-    return config.provider == "openai" and bool(config.api_key)
+    if config.provider != "openai" or not config.api_key:
+        return False
+    host = urlsplit(config.base_url).hostname if config.base_url else "api.openai.com"
+    return bool(host) and (host == "openai.com" or host.endswith(".openai.com"))
 
 
 class ChatKitModelProvider(ModelProvider):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 
@@ -45,13 +45,15 @@ from chatkit.types import (
     WidgetItem,
     is_streaming_req,
 )
+from django.conf import settings
+from django.utils import timezone
 from pydantic import TypeAdapter
 
 from .agents import load
 from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
-from .exceptions import RequestError, Unsupported
+from .exceptions import RequestError, TurnRefused, Unsupported
 from .orchestrator import Orchestrator
 from .store import DjangoStore
 from .validation import unknown_fields
@@ -117,6 +119,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
 
     async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
         """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work."""
+        await self._check_budget(context)
         match request:
             case ThreadsCreateReq():
                 await self._check_input(request.params.input, context)
@@ -184,6 +187,24 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         if not all(usable.values()):
             raise RequestError(
                 "An attachment has not finished uploading.", code="attachment_not_uploaded"
+            )
+
+    async def _check_budget(self, context: RequestContext) -> None:
+        budget = conf.DAILY_TOKEN_BUDGET
+        if budget is None or not isinstance(self.store, DjangoStore):
+            return
+        midnight = (
+            timezone.make_aware(
+                datetime.combine(timezone.localdate(), time.min), timezone.get_current_timezone()
+            )
+            if settings.USE_TZ
+            else datetime.combine(date.today(), time.min)
+        )
+        used = await self.store.tokens_used_since(midnight, context)
+        if used >= int(budget):
+            raise TurnRefused(
+                "You have used today's allowance of the assistant. It renews at midnight.",
+                code="daily_budget_spent",
             )
 
     @staticmethod

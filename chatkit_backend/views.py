@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from .auth import AuthenticationError, authenticate
 from .conf import conf
 from .context import RequestContext
-from .exceptions import RequestError
+from .exceptions import RequestError, TurnRefused
 from .server import get_server
 from .throttling import throttle_wait
 
@@ -52,21 +52,29 @@ async def _single_event(event: ErrorEvent) -> AsyncIterator[bytes]:
     yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
 
 
+def _error_stream(message: str, *, allow_retry: bool) -> StreamingHttpResponse:
+    # For a streaming op the widget shows an error event; a bare 4xx would read as a broken
+    # backend. Nothing was stored.
+    return StreamingHttpResponse(
+        _single_event(ErrorEvent(code="custom", message=message, allow_retry=allow_retry)),
+        content_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
 def _throttled(streaming: bool, wait: float) -> HttpResponse:
     seconds = max(1, round(wait))
     message = f"Too many requests. Try again in {seconds} second{'s' if seconds != 1 else ''}."
     if streaming:
-        # The widget shows an error event from a stream; a bare 429 would read as a broken
-        # backend. Nothing was stored.
-        response: HttpResponse = StreamingHttpResponse(
-            _single_event(ErrorEvent(code="custom", message=message, allow_retry=True)),
-            content_type="text/event-stream",
-            headers=SSE_HEADERS,
-        )
+        response: HttpResponse = _error_stream(message, allow_retry=True)
     else:
         response = error_response(429, "throttled", message)
     response["Retry-After"] = str(seconds)
     return response
+
+
+def _refused_turn(error: TurnRefused) -> HttpResponse:
+    return _error_stream(error.message, allow_retry=False)
 
 
 async def guard(
@@ -128,6 +136,8 @@ async def chatkit_api(request: HttpRequest) -> HttpResponse:
         )
     except NotFoundError:
         return error_response(404, "not_found", "Not found.")
+    except TurnRefused as error:
+        return _refused_turn(error)
     except RequestError as error:
         return error_response(error.status, error.code, error.message)
     except ValueError as error:

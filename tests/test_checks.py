@@ -78,3 +78,14 @@ def test_example_site_manage_py(args, tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_none_in_settings_means_read_the_environment(settings, monkeypatch):
+    from chatkit_backend.providers import resolve_provider
+
+    monkeypatch.setenv("LLM_PROVIDER", "gemini")
+    monkeypatch.setenv("GEMINI_API_KEY", "g-key")
+    settings.CHATKIT_BACKEND = {"LLM_PROVIDER": None, "GEMINI_API_KEY": None}
+    assert resolve_provider().provider == "gemini"
+    settings.CHATKIT_BACKEND = {"LLM_PROVIDER": "offline"}
+    assert resolve_provider().provider == "offline"

@@ -221,3 +221,37 @@ class TestInputLimits:
         )
         assert response.status == 409
         assert response.json()["error"]["code"] == "thread_closed"
+
+
+class TestDailyBudget:
+    def test_turns_stop_when_the_days_tokens_are_spent(self, chatkit_client, model, settings):
+        from agents import Usage
+
+        settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "DAILY_TOKEN_BUDGET": 100}
+        model.set_default_usage(
+            Usage(requests=1, input_tokens=60, output_tokens=50, total_tokens=110)
+        )
+        model.enqueue([assistant_message("expensive")])
+        thread_id = chatkit_client.create_thread("first").thread_id  # 110 tokens: over budget
+        before = snapshot()
+        response = chatkit_client.request(
+            "threads.add_user_message", thread_id=thread_id, input=message_input("again")
+        )
+        assert response.status == 200 and response.is_stream
+        events = parse_sse(response.content)
+        assert [e.type for e in events] == ["error"]
+        assert "allowance" in events[0].message and not events[0].allow_retry
+        assert snapshot() == before
+        # JSON ops still work, and deleting the thread does not give the tokens back.
+        chatkit_client.delete_thread(thread_id)
+        again = chatkit_client.request("threads.create", input=message_input("new"))
+        assert parse_sse(again.content)[0].type == "error"
+
+    def test_yesterdays_usage_does_not_count(self, chatkit_client, chatkit_user, model, settings):
+        settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "DAILY_TOKEN_BUDGET": 100}
+        usage = models.TurnUsage.objects.create(owner=chatkit_user, provider="x", total_tokens=1000)
+        models.TurnUsage.objects.filter(pk=usage.pk).update(
+            created_at=usage.created_at - timedelta(days=1)
+        )
+        model.enqueue([assistant_message("fine")])
+        assert chatkit_client.create_thread("hi").assistant_text == "fine"

@@ -5,12 +5,11 @@ Load them with ``pytest_plugins = ["chatkit_backend.testing.pytest_plugin"]``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from .agents import override_agent, scripted_agent
+from .agents import scripted_agent
 from .client import AsyncChatKitClient, ChatKitClient
 
 
@@ -34,13 +33,18 @@ def async_chatkit_client(async_client: Any, chatkit_user: Any) -> AsyncChatKitCl
 
 
 @pytest.fixture
-def scripted_model() -> Iterator[Any]:
+def scripted_model(settings: Any) -> Any:
     """A ``ScriptedModel`` answering for the site's configured agent during the test.
 
-    Enqueue steps with ``scripted_model.enqueue(...)``; inspect ``scripted_model.calls``.
+    Enqueue steps with ``scripted_model.enqueue(...)``; inspect ``scripted_model.calls``. The
+    agent is set through pytest-django's ``settings`` fixture, so other changes a test makes
+    to ``settings.CHATKIT_BACKEND`` keep it, and all of them are undone together.
     """
     from agents.testing import ScriptedModel
 
     model = ScriptedModel()
-    with override_agent(scripted_agent(model)):
-        yield model
+    settings.CHATKIT_BACKEND = {
+        **getattr(settings, "CHATKIT_BACKEND", {}),
+        "AGENT": scripted_agent(model),
+    }
+    return model
