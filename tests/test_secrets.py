@@ -25,7 +25,7 @@ def headers_text(headers):
 
 def test_the_key_never_leaves_the_server(
     chatkit_client,
-    client,
+    client_factory,
     admin_user,
     settings,
     caplog,
