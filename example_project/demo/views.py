@@ -7,17 +7,10 @@ from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from .users import get_demo_user
-
-
-def _upload_url(api_url: str) -> str:
-    try:
-        return reverse("chatkit_backend:upload")
-    except NoReverseMatch:  # the direct upload endpoint is not installed yet
-        return f"{api_url}/upload"
 
 
 @ensure_csrf_cookie
@@ -27,10 +20,9 @@ def index(request: HttpRequest) -> HttpResponse:
     if getattr(settings, "EXAMPLE_AUTO_LOGIN", False) and not request.user.is_authenticated:
         login(request, get_demo_user(), backend="django.contrib.auth.backends.ModelBackend")
 
-    api_url = reverse("chatkit_backend:api")
     config = {
-        "apiUrl": api_url,
-        "uploadUrl": _upload_url(api_url),
+        "apiUrl": reverse("chatkit_backend:api"),
+        "uploadUrl": reverse("chatkit_backend:upload"),
         "domainKey": settings.CHATKIT_DOMAIN_KEY,
         "csrfCookieName": settings.CSRF_COOKIE_NAME,
         # For when the cookie cannot be read (CSRF_COOKIE_HTTPONLY); after login() rotated it.
