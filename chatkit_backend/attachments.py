@@ -58,21 +58,28 @@ class UploadRefused(RequestError):
     """413 (too large) or 415 (type not allowed)."""
 
 
+def too_large() -> UploadRefused:
+    limit = int(conf.ATTACHMENT_MAX_BYTES) // 1024
+    return UploadRefused(
+        f"The file is larger than {limit} KiB.", code="attachment_too_large", status=413
+    )
+
+
+def type_refused(mime_type: str) -> UploadRefused:
+    return UploadRefused(
+        f"Files of type {mime_type or 'unknown'} are not accepted here.",
+        code="attachment_type",
+        status=415,
+    )
+
+
 def check_declared(size: int | None, mime_type: str) -> None:
     """Refuse early what the client says it will send, before any byte arrives."""
     if size is not None and size > int(conf.ATTACHMENT_MAX_BYTES):
-        raise UploadRefused(_too_large(), code="attachment_too_large", status=413)
+        raise too_large()
     base_type = mime_type.split(";", 1)[0].strip().lower()
     if base_type not in conf.ATTACHMENT_ALLOWED_TYPES:
-        raise UploadRefused(_type_refused(base_type), code="attachment_type", status=415)
-
-
-def _too_large() -> str:
-    return f"The file is larger than {int(conf.ATTACHMENT_MAX_BYTES) // 1024} KiB."
-
-
-def _type_refused(mime_type: str) -> str:
-    return f"Files of type {mime_type or 'unknown'} are not accepted here."
+        raise type_refused(base_type)
 
 
 def sniff(file: IO[bytes], claimed: str) -> str:
@@ -81,7 +88,7 @@ def sniff(file: IO[bytes], claimed: str) -> str:
     file.seek(0)
     detected = detect(head, claimed)
     if detected is None or detected not in conf.ATTACHMENT_ALLOWED_TYPES:
-        raise UploadRefused(_type_refused(detected or claimed), code="attachment_type", status=415)
+        raise type_refused(detected or claimed)
     return detected
 
 
@@ -190,7 +197,7 @@ def complete_upload(attachment_id: str, file: IO[bytes], size: int) -> Attachmen
         if row is None:
             raise NotFoundError(attachment_id)
         if size > int(conf.ATTACHMENT_MAX_BYTES):
-            raise UploadRefused(_too_large(), code="attachment_too_large", status=413)
+            raise too_large()
         detected = sniff(file, row.mime_type)
         if detected != row.mime_type:
             raise UploadRefused(

@@ -25,7 +25,6 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import models, signing
 from .attachments import (
-    UploadRefused,
     build_attachment,
     check_declared,
     complete_upload,
@@ -33,6 +32,7 @@ from .attachments import (
     get_storage,
     sniff,
     store_bytes,
+    too_large,
 )
 from .conf import conf
 from .context import RequestContext
@@ -67,14 +67,6 @@ class _SizeLimit(FileUploadHandler):
         return None
 
 
-def _too_large() -> UploadRefused:
-    return UploadRefused(
-        f"The file is larger than {int(conf.ATTACHMENT_MAX_BYTES) // 1024} KiB.",
-        code="attachment_too_large",
-        status=413,
-    )
-
-
 def _limit_uploads(request: HttpRequest) -> _SizeLimit:
     """Install the size limit before anything parses the body (authentication's CSRF check
     parses a session's multipart form)."""
@@ -90,7 +82,7 @@ def _multipart_file(request: HttpRequest) -> Any:
     limit = _limit_uploads(request)
     upload = request.FILES.get("file")
     if limit.exceeded:
-        raise _too_large()
+        raise too_large()
     if upload is None:
         raise RequestError("Send the file in the multipart field 'file'.", code="no_file")
     return upload
@@ -105,7 +97,7 @@ def _raw_file(request: HttpRequest) -> tuple[IO[bytes], int]:
         size += len(chunk)
         if size > limit:
             spool.close()
-            raise _too_large()
+            raise too_large()
         spool.write(chunk)
     spool.seek(0)
     return spool, size
@@ -117,6 +109,10 @@ def _declared_too_large(request: HttpRequest, slack: int) -> bool:
     except ValueError:
         return False
     return length > int(conf.ATTACHMENT_MAX_BYTES) + slack
+
+
+def _refusal(error: RequestError) -> HttpResponse:
+    return error_response(error.status, error.code, error.message)
 
 
 def _attachment_response(attachment: Attachment) -> HttpResponse:
@@ -151,7 +147,7 @@ def _receive_direct(request: HttpRequest, context: RequestContext) -> Attachment
 async def direct_upload(request: HttpRequest) -> HttpResponse:
     """Direct upload (``uploadStrategy: {type: "direct", uploadUrl}``)."""
     if _declared_too_large(request, MULTIPART_SLACK):
-        return error_response(413, "attachment_too_large", str(_too_large()))
+        return _refusal(too_large())
     _limit_uploads(request)
     checked = await guard(request, methods=("POST",), scope="requests")
     if isinstance(checked, HttpResponse):
@@ -161,7 +157,7 @@ async def direct_upload(request: HttpRequest) -> HttpResponse:
     try:
         attachment = await sync_to_async(_receive_direct)(request, checked)
     except RequestError as error:
-        return error_response(error.status, error.code, error.message)
+        return _refusal(error)
     return _attachment_response(attachment)
 
 
@@ -192,7 +188,7 @@ async def upload_to(request: HttpRequest, attachment_id: str) -> HttpResponse:
     if verdict == signing.EXPIRED:
         return error_response(410, "upload_url_expired", "This upload URL has expired.")
     if _declared_too_large(request, MULTIPART_SLACK):
-        return error_response(413, "attachment_too_large", str(_too_large()))
+        return _refusal(too_large())
     try:
         attachment = await sync_to_async(_receive_two_phase)(request, attachment_id)
     except NotFoundError:
@@ -201,7 +197,7 @@ async def upload_to(request: HttpRequest, attachment_id: str) -> HttpResponse:
             return error_response(409, "already_uploaded", "This upload URL was already used.")
         return error_response(404, "not_found", "Not found.")
     except RequestError as error:
-        return error_response(error.status, error.code, error.message)
+        return _refusal(error)
     return _attachment_response(attachment)
 
 

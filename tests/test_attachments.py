@@ -43,6 +43,19 @@ PNG_SIZE = len(PNG)
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
+@pytest.fixture
+def later(monkeypatch):
+    """Move the signing clock forward by some seconds (signatures carry their time)."""
+    from django.core import signing
+
+    real = time.time
+
+    def advance(seconds):
+        monkeypatch.setattr(signing.time, "time", lambda: real() + seconds)
+
+    return advance
+
+
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -147,10 +160,9 @@ class TestTwoPhaseUpload:
         _, body = download(client, f"/chatkit/attachments/{attachment.id}")
         assert body == PDF
 
-    def test_expired_url_is_410(self, chatkit_client, client, settings):
+    def test_expired_url_is_410(self, chatkit_client, client, later):
         attachment = self.create(chatkit_client)
-        settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "ATTACHMENT_UPLOAD_URL_TTL": 0}
-        time.sleep(1.1)
+        later(601)  # the default lifetime is 600 s
         response = client.put(
             str(attachment.upload_descriptor.url), data=PNG, content_type="image/png"
         )
@@ -272,12 +284,11 @@ def test_the_model_sees_image_pdf_and_text(logged_in, chatkit_client, model):
     ) == {image.id, pdf.id, text.id}
 
 
-def test_preview_urls_are_signed_afresh_on_every_read(logged_in, chatkit_client, model, settings):
+def test_preview_urls_are_signed_afresh_on_every_read(logged_in, chatkit_client, model, later):
     image = ATTACHMENT.validate_json(upload(logged_in, "cat.png", PNG, "image/png").content)
     model.enqueue([assistant_message("nice")])
     thread_id = chatkit_client.create_thread("look", [image.id]).thread_id
-    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "ATTACHMENT_URL_TTL": 1}
-    time.sleep(2.1)
+    later(2 * 3600)  # previews are signed for an hour
     stale = models.ThreadItem.objects.get(thread_id=thread_id, type="user_message").data
     stale_url = stale["attachments"][0]["preview_url"]
     assert download(logged_in.__class__(), stale_url)[0].status_code == 404
