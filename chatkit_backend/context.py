@@ -44,3 +44,6 @@ class RequestContext:
     request: HttpRequest | None = None
     locale: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the store already knows within this request (threads it loaded, the newest items),
+    # so one turn does not ask the database the same question twice. Private to the store.
+    store_memo: Any = field(default=None, repr=False, compare=False)

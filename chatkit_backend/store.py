@@ -11,6 +11,7 @@ so existence never leaks.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
@@ -43,6 +44,11 @@ def aware(value: datetime) -> datetime:
     if settings.USE_TZ and timezone.is_naive(value):
         return timezone.make_aware(value, timezone.get_default_timezone())
     return value
+
+
+def fields_of(thread: ThreadMetadata) -> dict[str, Any]:
+    """A thread's metadata fields (a full ``Thread`` carries items too)."""
+    return {name: getattr(thread, name) for name in ThreadMetadata.model_fields}
 
 
 def to_metadata(row: models.Thread) -> ThreadMetadata:
@@ -94,6 +100,33 @@ def _page(records: list[Any], limit: int, key: Any) -> tuple[list[Any], bool, st
     return records, has_more, (key(records[-1]) if has_more and records else None)
 
 
+@dataclass
+class _Memo:
+    """One request's answers, reused within that request only and dropped on every write."""
+
+    threads: dict[str, ThreadMetadata] = field(default_factory=dict)
+    writable: set[str] = field(default_factory=set)
+    # thread id -> (newest items, newest first, as loaded; whether older ones exist)
+    newest: dict[str, tuple[list[ThreadItem], bool]] = field(default_factory=dict)
+
+    @staticmethod
+    def of(context: RequestContext) -> _Memo:
+        if context.store_memo is None:
+            context.store_memo = _Memo()
+        return context.store_memo
+
+    def newest_page(self, thread_id: str, limit: int) -> Page[ThreadItem] | None:
+        cached = self.newest.get(thread_id)
+        if cached is None:
+            return None
+        items, older = cached
+        if limit > len(items) and older:
+            return None
+        data = [item.model_copy(deep=True) for item in items[:limit]]
+        has_more = len(items) > limit or older
+        return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
+
+
 class DjangoStore(Store[RequestContext]):
     """Threads, items and attachment metadata in the database, visible only to their owner.
 
@@ -115,7 +148,14 @@ class DjangoStore(Store[RequestContext]):
         )
 
     def _touch(self, thread_id: str, context: RequestContext) -> None:
-        """Mark the thread active now; raise NotFoundError if the caller may not write it."""
+        """Mark the thread active now; raise NotFoundError if the caller may not write it.
+
+        Once per thread and request: a turn's later writes are the same caller's.
+        """
+        memo = _Memo.of(context)
+        memo.newest.pop(thread_id, None)
+        if thread_id in memo.writable:
+            return
         touched = (
             self._threads(context, write=True)
             .filter(id=thread_id)
@@ -123,6 +163,13 @@ class DjangoStore(Store[RequestContext]):
         )
         if not touched:
             raise NotFoundError(f"Thread {thread_id} not found")
+        memo.writable.add(thread_id)
+
+    def _readable(self, thread_id: str, context: RequestContext) -> bool:
+        memo = _Memo.of(context)
+        if thread_id in memo.threads or thread_id in memo.writable:
+            return True
+        return self._threads(context, write=False).filter(id=thread_id).exists()
 
     # -- ids -------------------------------------------------------------------------------
 
@@ -140,10 +187,13 @@ class DjangoStore(Store[RequestContext]):
         return await sync_to_async(self._load_thread)(thread_id, context)
 
     def _load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        row = self._threads(context, write=False).filter(id=thread_id).first()
-        if row is None:
-            raise NotFoundError(f"Thread {thread_id} not found")
-        return to_metadata(row)
+        memo = _Memo.of(context)
+        if thread_id not in memo.threads:
+            row = self._threads(context, write=False).filter(id=thread_id).first()
+            if row is None:
+                raise NotFoundError(f"Thread {thread_id} not found")
+            memo.threads[thread_id] = to_metadata(row)
+        return memo.threads[thread_id]
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         await sync_to_async(self._save_thread)(thread, context)
@@ -172,6 +222,11 @@ class DjangoStore(Store[RequestContext]):
                     # The id exists but is someone else's: behave as if it did not.
                     raise NotFoundError(f"Thread {thread.id} not found") from None
             _announce(thread.id, context, "thread")
+        memo = _Memo.of(context)
+        memo.writable.add(thread.id)
+        memo.threads[thread.id] = (
+            thread if type(thread) is ThreadMetadata else ThreadMetadata(**fields_of(thread))
+        )
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -200,6 +255,7 @@ class DjangoStore(Store[RequestContext]):
             if not deleted:
                 raise NotFoundError(f"Thread {thread_id} not found")
             _announce(thread_id, context, "deleted")
+        context.store_memo = None
 
     # -- items -----------------------------------------------------------------------------
 
@@ -216,6 +272,10 @@ class DjangoStore(Store[RequestContext]):
     def _load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: Order, context: RequestContext
     ) -> Page[ThreadItem]:
+        memo = _Memo.of(context)
+        newest_first = after is None and order == "desc"
+        if newest_first and (page := memo.newest_page(thread_id, limit)) is not None:
+            return page
         items = models.ThreadItem.objects.filter(thread_id=thread_id)
         cursor = None
         if after:
@@ -228,17 +288,16 @@ class DjangoStore(Store[RequestContext]):
             )
             if cursor is None:
                 raise NotFoundError(f"Item {after} not found in thread {thread_id}")
-        elif not self._threads(context, write=False).filter(id=thread_id).exists():
+        elif not self._readable(thread_id, context):
             raise NotFoundError(f"Thread {thread_id} not found")
         rows = list(
             _keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1]
         )
         rows, has_more, next_after = _page(rows, limit, lambda row: row[0])
-        return Page(
-            data=[_item(data, context) for _, data in rows],
-            has_more=has_more,
-            after=next_after,
-        )
+        data = [_item(data, context) for _, data in rows]
+        if newest_first:
+            memo.newest[thread_id] = ([item.model_copy(deep=True) for item in data], has_more)
+        return Page(data=data, has_more=has_more, after=next_after)
 
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -250,19 +309,24 @@ class DjangoStore(Store[RequestContext]):
         await sync_to_async(self._upsert_item)(thread_id, item, context)
 
     def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        data = item.model_dump(mode="json")
-        with transaction.atomic():
-            self._touch(thread_id, context)
-            existing = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id)
-            if not existing.update(data=data, type=item.type):
-                models.ThreadItem.objects.create(
+        self._touch(thread_id, context)
+        # One statement: insert, or replace the JSON of the item with this id (its place in
+        # the thread, created_at and seq, stays).
+        models.ThreadItem.objects.bulk_create(
+            [
+                models.ThreadItem(
                     thread_id=thread_id,
                     item_id=item.id,
                     type=item.type,
                     created_at=aware(item.created_at),
-                    data=data,
+                    data=item.model_dump(mode="json"),
                 )
-            _announce(thread_id, context, "item")
+            ],
+            update_conflicts=True,
+            unique_fields=["thread", "item_id"],
+            update_fields=["data", "type"],
+        )
+        _announce(thread_id, context, "item")
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         return await sync_to_async(self._load_item)(thread_id, item_id, context)
@@ -284,10 +348,9 @@ class DjangoStore(Store[RequestContext]):
         await sync_to_async(self._delete_thread_item)(thread_id, item_id, context)
 
     def _delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
-        with transaction.atomic():
-            self._touch(thread_id, context)
-            models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
-            _announce(thread_id, context, "item")
+        self._touch(thread_id, context)
+        models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
+        _announce(thread_id, context, "item")
 
     async def set_feedback(
         self, thread_id: str, item_ids: Iterable[str], kind: str, context: RequestContext

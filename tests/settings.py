@@ -63,6 +63,9 @@ DATABASES = {
     }
 }
 CORS_ALLOWED_ORIGINS = ["https://frontend.example"]
+if os.environ.get("DATABASE_URL"):
+    # A name of this run's own, so parallel runs on one server do not drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_chatkit_{os.getpid()}"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHATKIT_BACKEND = {
