@@ -8,7 +8,6 @@ a real provider and, when the user names one of the agent's function tools, call
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -18,21 +17,13 @@ from typing import Any
 from agents import FunctionTool, Model, ModelResponse, Usage
 from agents.items import TResponseInputItem, TResponseStreamEvent
 from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
     ResponseFunctionToolCall,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
     ResponseOutputMessage,
     ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
     ResponseUsage,
 )
-from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
+
+from . import responses
 
 LABEL = "**Offline demo model.**"
 HOW_TO_CONFIGURE = (
@@ -102,7 +93,7 @@ class OfflineModel(Model):
                 ),
                 "a tool",
             )
-            return [self._message(f"{LABEL} The tool `{name}` returned: {last.get('output')}")]
+            return [responses.message(f"{LABEL} The tool `{name}` returned: {last.get('output')}")]
         text = _last_user_text(items)
         tool = _requested_tool(text, tools)
         if tool is not None:
@@ -124,19 +115,10 @@ class OfflineModel(Model):
             else ""
         )
         quoted = f' You said: "{text[:200]}".' if text else ""
-        return [self._message(f"{LABEL}{quoted} {HOW_TO_CONFIGURE}{tools_hint}")]
+        return [responses.message(f"{LABEL}{quoted} {HOW_TO_CONFIGURE}{tools_hint}")]
 
     @staticmethod
-    def _message(text: str) -> ResponseOutputMessage:
-        return ResponseOutputMessage(
-            id=f"msg_{secrets.token_hex(8)}",
-            type="message",
-            role="assistant",
-            status="completed",
-            content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
-        )
-
-    def _response(self, output: list[Any], input_words: int) -> Response:
+    def _usage(output: list[Any], input_words: int) -> ResponseUsage:
         output_words = sum(
             len(part.text.split())
             for item in output
@@ -144,27 +126,7 @@ class OfflineModel(Model):
             for part in item.content
             if isinstance(part, ResponseOutputText)
         )
-        return Response(
-            id=f"resp_{secrets.token_hex(8)}",
-            created_at=0,
-            model=self.name,
-            object="response",
-            output=output,
-            tool_choice="auto",
-            tools=[],
-            top_p=None,
-            parallel_tool_calls=False,
-            status="completed",
-            usage=ResponseUsage(
-                input_tokens=input_words,
-                output_tokens=output_words,
-                total_tokens=input_words + output_words,
-                input_tokens_details=InputTokensDetails.model_validate(
-                    {"cached_tokens": 0, "cache_write_tokens": 0}
-                ),
-                output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
-            ),
-        )
+        return responses.usage(input_words, output_words)
 
     @staticmethod
     def _input_words(input: str | list[TResponseInputItem]) -> int:
@@ -175,89 +137,25 @@ class OfflineModel(Model):
     async def get_response(
         self, system_instructions, input, model_settings, tools, *args, **kwargs
     ):  # type: ignore[override]
-        response = self._response(self._plan(input, tools), self._input_words(input))
+        output = self._plan(input, tools)
+        tokens = self._usage(output, self._input_words(input))
         usage = Usage(
             requests=1,
-            input_tokens=response.usage.input_tokens if response.usage else 0,
-            output_tokens=response.usage.output_tokens if response.usage else 0,
-            total_tokens=response.usage.total_tokens if response.usage else 0,
+            input_tokens=tokens.input_tokens,
+            output_tokens=tokens.output_tokens,
+            total_tokens=tokens.total_tokens,
         )
-        return ModelResponse(output=response.output, usage=usage, response_id=response.id)
+        return ModelResponse(output=output, usage=usage, response_id=None)
 
     async def stream_response(  # type: ignore[override]
         self, system_instructions, input, model_settings, tools, *args, **kwargs
     ) -> AsyncIterator[TResponseStreamEvent]:
         output = self._plan(input, tools)
-        response = self._response(output, self._input_words(input))
-        seq = iter(range(1_000_000))
-        pending = response.model_copy(update={"output": [], "status": "in_progress", "usage": None})
-        yield ResponseCreatedEvent(
-            type="response.created", response=pending, sequence_number=next(seq)
-        )
-        for index, item in enumerate(output):
-            if isinstance(item, ResponseOutputMessage):
-                async for event in self._stream_message(item, index, seq):
-                    yield event
-            else:
-                yield ResponseOutputItemAddedEvent(
-                    type="response.output_item.added",
-                    item=item,
-                    output_index=index,
-                    sequence_number=next(seq),
-                )
-                yield ResponseOutputItemDoneEvent(
-                    type="response.output_item.done",
-                    item=item,
-                    output_index=index,
-                    sequence_number=next(seq),
-                )
-        yield ResponseCompletedEvent(
-            type="response.completed", response=response, sequence_number=next(seq)
-        )
-
-    async def _stream_message(
-        self, item: ResponseOutputMessage, index: int, seq: Any
-    ) -> AsyncIterator[TResponseStreamEvent]:
-        text = item.content[0].text  # type: ignore[union-attr]
-        common = {"item_id": item.id, "output_index": index, "content_index": 0}
-        yield ResponseOutputItemAddedEvent(
-            type="response.output_item.added",
-            item=item.model_copy(update={"content": [], "status": "in_progress"}),
-            output_index=index,
-            sequence_number=next(seq),
-        )
-        yield ResponseContentPartAddedEvent(
-            type="response.content_part.added",
-            part=ResponseOutputText(type="output_text", text="", annotations=[]),
-            sequence_number=next(seq),
-            **common,
-        )
-        for word in re.findall(r"\S+\s*", text):
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            yield ResponseTextDeltaEvent(
-                type="response.output_text.delta",
-                delta=word,
-                logprobs=[],
-                sequence_number=next(seq),
-                **common,
-            )
-        yield ResponseTextDoneEvent(
-            type="response.output_text.done",
-            text=text,
-            logprobs=[],
-            sequence_number=next(seq),
-            **common,
-        )
-        yield ResponseContentPartDoneEvent(
-            type="response.content_part.done",
-            part=item.content[0],
-            sequence_number=next(seq),
-            **common,
-        )
-        yield ResponseOutputItemDoneEvent(
-            type="response.output_item.done",
-            item=item,
-            output_index=index,
-            sequence_number=next(seq),
-        )
+        async for event in responses.stream_output(
+            output,
+            model=self.name,
+            tokens=self._usage(output, self._input_words(input)),
+            deltas=lambda text: re.findall(r"\S+\s*", text),
+            delay=self.delay,
+        ):
+            yield event

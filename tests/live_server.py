@@ -23,21 +23,8 @@ from typing import Any
 import httpx
 import pytest
 from agents.testing import ModelCall
-from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
-    ResponseUsage,
-)
 
+from chatkit_backend import responses
 from chatkit_backend.testing import ChatKitClient
 
 STARTUP_TIMEOUT = 10.0
@@ -177,102 +164,21 @@ class SlowTextStream:
     def full_text(self) -> str:
         return "".join(self.deltas)
 
-    def _message(self, text: str | None) -> ResponseOutputMessage:
-        content = [] if text is None else [self._part(text)]
-        return ResponseOutputMessage(
-            id=self.item_id,
-            type="message",
-            role="assistant",
-            status="in_progress" if text is None else "completed",
-            content=content,
-        )
-
-    @staticmethod
-    def _part(text: str) -> ResponseOutputText:
-        return ResponseOutputText(type="output_text", text=text, annotations=[], logprobs=[])
-
-    @staticmethod
-    def _response(status: str, output: list[Any]) -> Response:
-        return Response(
-            id="resp_slow_stream",
-            created_at=0,
-            model="scripted-model",
-            object="response",
-            output=output,
-            tool_choice="none",
-            tools=[],
-            top_p=None,
-            parallel_tool_calls=False,
-            status=status,  # type: ignore[arg-type]
-            usage=ResponseUsage.model_validate(
-                {
-                    "input_tokens": 1,
-                    "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-                    "output_tokens": 1,
-                    "output_tokens_details": {"reasoning_tokens": 0},
-                    "total_tokens": 2,
-                }
-            ),
-        )
+    def _count(self, delta: str) -> None:
+        self.produced += 1
+        self.delta_times.append(time.monotonic())
 
     async def __call__(self, call: ModelCall) -> AsyncIterator[Any]:
-        seq = iter(range(1_000_000))
-        common = {"item_id": self.item_id, "output_index": 0, "content_index": 0}
         try:
-            yield ResponseCreatedEvent(
-                type="response.created",
-                response=self._response("in_progress", []),
-                sequence_number=next(seq),
-            )
-            yield ResponseOutputItemAddedEvent(
-                type="response.output_item.added",
-                item=self._message(None),
-                output_index=0,
-                sequence_number=next(seq),
-            )
-            yield ResponseContentPartAddedEvent(
-                type="response.content_part.added",
-                part=self._part(""),
-                sequence_number=next(seq),
-                **common,
-            )
-            for index, delta in enumerate(self.deltas):
-                if index:
-                    await asyncio.sleep(self.delay)
-                self.produced += 1
-                self.delta_times.append(time.monotonic())
-                yield ResponseTextDeltaEvent(
-                    type="response.output_text.delta",
-                    delta=delta,
-                    logprobs=[],
-                    sequence_number=next(seq),
-                    **common,
-                )
-            text = self.full_text
-            yield ResponseTextDoneEvent(
-                type="response.output_text.done",
-                text=text,
-                logprobs=[],
-                sequence_number=next(seq),
-                **common,
-            )
-            yield ResponseContentPartDoneEvent(
-                type="response.content_part.done",
-                part=self._part(text),
-                sequence_number=next(seq),
-                **common,
-            )
-            yield ResponseOutputItemDoneEvent(
-                type="response.output_item.done",
-                item=self._message(text),
-                output_index=0,
-                sequence_number=next(seq),
-            )
-            yield ResponseCompletedEvent(
-                type="response.completed",
-                response=self._response("completed", [self._message(text)]),
-                sequence_number=next(seq),
-            )
+            async for event in responses.stream_output(
+                [responses.message(self.full_text, self.item_id)],
+                model="scripted-model",
+                tokens=responses.usage(1, 1),
+                deltas=lambda text: self.deltas,
+                delay=self.delay,
+                on_delta=self._count,
+            ):
+                yield event
             self.completed = True
         except (GeneratorExit, asyncio.CancelledError) as error:
             self.closed_early = True
