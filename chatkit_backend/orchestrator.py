@@ -90,11 +90,12 @@ class Orchestrator:
         result: RunResultStreaming | None = None
         try:
             agent = await resolve_agent(conf.AGENT, context)
+            model_input = await self.build_input(thread, context)
+            release = getattr(self.store, "release_connection", None)
+            if release is not None:
+                await release()  # the model may take seconds: don't hold a connection meanwhile
             result = Runner.run_streamed(
-                agent,
-                await self.build_input(thread, context),
-                context=agent_context,
-                run_config=self.run_config(provider),
+                agent, model_input, context=agent_context, run_config=self.run_config(provider)
             )
             events = stream_agent_response(agent_context, result)
             async for event in with_store_ids(events, agent_context.generate_id):

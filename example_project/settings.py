@@ -126,8 +126,14 @@ SQLITE_OPTIONS = {
 # Or DATABASE_URL, e.g. postgres://user:password@host:5432/name (or sqlite:////abs/path).
 if os.environ.get("DATABASE_URL"):
     # Persistent connections stay off (conn_max_age=0): under ASGI each request may run on a
-    # different thread; use a pooler (pgbouncer, or psycopg's pool) instead.
+    # different thread. On PostgreSQL, psycopg's pool (Django 5.1+) makes closing a
+    # connection cheap: it goes back to the pool, ready for the next request.
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "20")),
+        }
 else:
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}

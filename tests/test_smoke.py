@@ -20,3 +20,12 @@ def test_create_and_continue(chatkit_client, model):
     ]
     thread = chatkit_client.get_thread(first.thread_id)
     assert thread.title == "Hi, who are you?"
+
+
+@pytest.mark.django_db(transaction=False)
+def test_turns_work_inside_a_test_transaction(chatkit_client, model):
+    """Users' own suites often run each test in a transaction (TestCase, plain django_db)."""
+    model.extend([[assistant_message("one")], [assistant_message("two")]])
+    thread_id = chatkit_client.create_thread("first").thread_id
+    assert chatkit_client.send(thread_id, "second").assistant_text == "two"
+    assert len(chatkit_client.list_items(thread_id).data) == 4
