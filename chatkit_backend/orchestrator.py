@@ -63,10 +63,17 @@ class Orchestrator:
         return load(conf.HISTORY_CONVERTER)()
 
     async def build_input(self, thread: ThreadMetadata, context: RequestContext) -> list[Any]:
-        """The newest ``HISTORY_LIMIT`` items, oldest first, as model input."""
-        page = await self.store.load_thread_items(
-            thread.id, None, int(conf.HISTORY_LIMIT), "desc", context
-        )
+        """The newest ``HISTORY_LIMIT`` items, oldest first, as model input.
+
+        The store hands its database connection back after this read: the model may take
+        seconds, and open streams should not each hold a connection meanwhile.
+        """
+        limit = int(conf.HISTORY_LIMIT)
+        load_history = getattr(self.store, "load_history", None)
+        if load_history is not None:
+            page = await load_history(thread.id, limit, context)
+        else:
+            page = await self.store.load_thread_items(thread.id, None, limit, "desc", context)
         return await self.converter().to_agent_input(list(reversed(page.data)))
 
     def run_config(self, provider: ProviderConfig) -> RunConfig:
@@ -91,9 +98,6 @@ class Orchestrator:
         try:
             agent = await resolve_agent(conf.AGENT, context)
             model_input = await self.build_input(thread, context)
-            release = getattr(self.store, "release_connection", None)
-            if release is not None:
-                await release()  # the model may take seconds: don't hold a connection meanwhile
             result = Runner.run_streamed(
                 agent, model_input, context=agent_context, run_config=self.run_config(provider)
             )

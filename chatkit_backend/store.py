@@ -114,8 +114,9 @@ class _Memo:
 
     threads: dict[str, ThreadMetadata] = field(default_factory=dict)
     writable: set[str] = field(default_factory=set)
-    # thread id -> (newest items, newest first, as loaded; whether older ones exist)
-    newest: dict[str, tuple[list[ThreadItem], bool]] = field(default_factory=dict)
+    # thread id -> (the newest items' stored JSON, newest first; whether older ones exist).
+    # JSON, not the items: each reader gets items of its own to change.
+    newest: dict[str, tuple[list[dict[str, Any]], bool]] = field(default_factory=dict)
 
     @staticmethod
     def of(context: RequestContext) -> _Memo:
@@ -123,15 +124,17 @@ class _Memo:
             context.store_memo = _Memo()
         return context.store_memo
 
-    def newest_page(self, thread_id: str, limit: int) -> Page[ThreadItem] | None:
+    def newest_page(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> Page[ThreadItem] | None:
         cached = self.newest.get(thread_id)
         if cached is None:
             return None
-        items, older = cached
-        if limit > len(items) and older:
+        rows, older = cached
+        if limit > len(rows) and older:
             return None
-        data = [item.model_copy(deep=True) for item in items[:limit]]
-        has_more = len(items) > limit or older
+        data = [_item(row, context) for row in rows[:limit]]
+        has_more = len(rows) > limit or older
         return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
 
 
@@ -192,6 +195,9 @@ class DjangoStore(Store[RequestContext]):
     # -- threads ---------------------------------------------------------------------------
 
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        known = _Memo.of(context).threads.get(thread_id)
+        if known is not None:
+            return known  # no thread hop for what this request already loaded
         return await sync_to_async(self._load_thread)(thread_id, context)
 
     def _load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
@@ -275,14 +281,35 @@ class DjangoStore(Store[RequestContext]):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
+        if after is None and order == "desc":
+            page = _Memo.of(context).newest_page(thread_id, limit, context)
+            if page is not None:
+                return page  # no thread hop for what this request already loaded
         return await sync_to_async(self._load_thread_items)(thread_id, after, limit, order, context)
+
+    async def load_history(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> Page[ThreadItem]:
+        """The newest ``limit`` items, newest first, then the connection handed back.
+
+        One thread hop for what a turn does before the model runs (see
+        :meth:`release_connection`).
+        """
+
+        def load_and_release() -> Page[ThreadItem]:
+            try:
+                return self._load_thread_items(thread_id, None, limit, "desc", context)
+            finally:
+                _release_idle_connections()
+
+        return await sync_to_async(load_and_release)()
 
     def _load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: Order, context: RequestContext
     ) -> Page[ThreadItem]:
         memo = _Memo.of(context)
         newest_first = after is None and order == "desc"
-        if newest_first and (page := memo.newest_page(thread_id, limit)) is not None:
+        if newest_first and (page := memo.newest_page(thread_id, limit, context)) is not None:
             return page
         items = models.ThreadItem.objects.filter(thread_id=thread_id)
         cursor = None
@@ -302,10 +329,11 @@ class DjangoStore(Store[RequestContext]):
             _keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1]
         )
         rows, has_more, next_after = _page(rows, limit, lambda row: row[0])
-        data = [_item(data, context) for _, data in rows]
         if newest_first:
-            memo.newest[thread_id] = ([item.model_copy(deep=True) for item in data], has_more)
-        return Page(data=data, has_more=has_more, after=next_after)
+            memo.newest[thread_id] = ([data for _, data in rows], has_more)
+        return Page(
+            data=[_item(data, context) for _, data in rows], has_more=has_more, after=next_after
+        )
 
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -454,18 +482,6 @@ class DjangoStore(Store[RequestContext]):
             }
 
         return await sync_to_async(query)()
-
-    # -- connections -----------------------------------------------------------------------
-
-    async def release_connection(self) -> None:
-        """Hand this request's database connection back while the model works.
-
-        A turn spends most of its time waiting for the model; without this, every open stream
-        holds a connection (PostgreSQL allows about a hundred by default). With non-persistent
-        connections (``CONN_MAX_AGE = 0``) it is closed, or returned to the pool with
-        PostgreSQL's ``"pool"`` option; persistent connections are kept as configured.
-        """
-        await sync_to_async(_release_idle_connections)()
 
     # -- usage -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import Attachment
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
@@ -150,7 +151,7 @@ async def direct_upload(request: HttpRequest) -> HttpResponse:
         return _refusal(too_large())
     _limit_uploads(request)
     checked = await guard(request, methods=("POST",), scope="requests")
-    if isinstance(checked, HttpResponse):
+    if isinstance(checked, HttpResponseBase):
         return checked
     if not conf.ATTACHMENTS:
         return error_response(400, "not_configured", "Attachments are not configured.")
@@ -225,7 +226,7 @@ async def attachment_file(request: HttpRequest, attachment_id: str) -> HttpRespo
         )
     else:
         checked = await guard(request, methods=("GET", "HEAD"), scope="requests")
-        if isinstance(checked, HttpResponse):
+        if isinstance(checked, HttpResponseBase):
             return checked
         rows = DjangoStore()._attachments(checked, write=False).filter(id=attachment_id)
     row = None

@@ -15,6 +15,7 @@ from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import ErrorEvent, is_streaming_req
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
@@ -77,11 +78,23 @@ def _refused_turn(error: TurnRefused) -> HttpResponse:
     return _error_stream(error.message, allow_retry=False)
 
 
+def _authenticate_and_throttle(
+    request: HttpRequest, scope: str | None
+) -> tuple[RequestContext, float | None]:
+    # One thread hop for both: each hop costs a context switch on every request.
+    context = authenticate(request)
+    return context, (throttle_wait(scope, request, context) if scope else None)
+
+
 async def guard(
-    request: HttpRequest, *, methods: tuple[str, ...], scope: str | None
-) -> RequestContext | HttpResponse:
-    """The checks every authenticated endpoint makes, in order: method, size, origin,
-    credentials and (for ``scope``) the rate limit. Returns the context or the refusal."""
+    request: HttpRequest,
+    *,
+    methods: tuple[str, ...],
+    scope: str | None,
+    streaming: bool = False,
+) -> RequestContext | HttpResponseBase:
+    """The checks every authenticated endpoint makes, in order: method, origin, credentials
+    and (for ``scope``) the rate limit. Returns the context or the refusal."""
     if request.method not in methods:
         response = error_response(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
         response["Allow"] = ", ".join(methods)
@@ -89,16 +102,14 @@ async def guard(
     if _origin_refused(request):
         return error_response(403, "origin_not_allowed", "This origin may not use the API.")
     try:
-        context = await sync_to_async(authenticate)(request)
+        context, wait = await sync_to_async(_authenticate_and_throttle)(request, scope)
     except AuthenticationError as error:
         response = error_response(error.status, error.code, error.message)
         if error.challenge:
             response["WWW-Authenticate"] = error.challenge
         return response
-    if scope is not None:
-        wait = await sync_to_async(throttle_wait)(scope, request, context)
-        if wait is not None:
-            return _throttled(False, wait)
+    if wait is not None:
+        return _throttled(streaming, wait)
     return context
 
 
@@ -113,19 +124,30 @@ async def chatkit_api(request: HttpRequest) -> HttpResponse:
         length = 0
     if length > int(conf.MAX_REQUEST_BYTES):
         return error_response(413, "request_too_large", "The request body is too large.")
-    context = await guard(request, methods=("POST",), scope=None)
-    if isinstance(context, HttpResponse):
-        return context
 
     server = get_server()
+    # Parsed first (the rate limit's scope depends on the op), answered after the credentials
+    # are checked: a caller without them learns nothing about their body.
+    parsed = invalid = None
+    if request.method == "POST":
+        try:
+            parsed = server.parse(request.body)
+        except (ValidationError, RequestError) as error:
+            invalid = error
+    streaming = parsed is not None and is_streaming_req(parsed)
+    context = await guard(
+        request,
+        methods=("POST",),
+        scope=None if parsed is None else ("turns" if streaming else "requests"),
+        streaming=streaming,
+    )
+    if isinstance(context, HttpResponseBase):
+        return context
+
     try:
-        parsed = server.parse(request.body)
-        streaming = is_streaming_req(parsed)
-        wait = await sync_to_async(throttle_wait)(
-            "turns" if streaming else "requests", request, context
-        )
-        if wait is not None:
-            return _throttled(streaming, wait)
+        if invalid is not None:
+            raise invalid
+        assert parsed is not None
         result = await server.process(parsed, context)
     except ValidationError as error:
         return error_response(
