@@ -1,0 +1,1 @@
+"""Benchmarks of django-chatkit-backend against the peers' architecture; see README.md."""
