@@ -208,7 +208,7 @@ def profile(
         for key in ("LLM_PROVIDER", "OPENAI_API_KEY", "GEMINI_API_KEY", "LLM_BASE_URL"):
             os.environ.pop(key, None)
         os.environ.update(
-            DJANGO_SETTINGS_MODULE="benchmarks.bench_settings",
+            DJANGO_SETTINGS_MODULE=os.environ.get("BENCH_SETTINGS", "benchmarks.bench_settings"),
             DATABASE_URL=database_url,
             BENCH_WORDS=str(words),
             BENCH_DELTA_DELAY="0",
