@@ -117,7 +117,10 @@ class Orchestrator:
             if result is not None and not result.is_complete:
                 result.cancel()
             # Whatever the ending, what the provider reported is spent: budgets count it.
-            await self.record_usage(thread, result, provider, context)
+            try:
+                await self.record_usage(thread, result, provider, context)
+            except Exception:  # never hide the turn's own outcome behind a bookkeeping error
+                logger.exception("Could not record usage for thread %s", thread.id)
 
     async def record_usage(
         self,

@@ -56,12 +56,6 @@ def later(monkeypatch):
     return advance
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "media"
-
-
 def stored_files(media):
     return sorted(p.name for p in media.rglob("*") if p.is_file())
 

@@ -1,5 +1,7 @@
 """Two users over HTTP: every op aimed at the other's thread or item is 404 and changes nothing."""
 
+import json
+
 import pytest
 from agents.testing import assistant_message
 
@@ -105,4 +107,56 @@ def test_someone_elses_attachment_id_in_a_message_is_404(chatkit_client, other_u
         input={**message("see attached"), "attachments": ["atc_theirs"]},
     )
     assert response.status == 404
+    assert snapshot() == before
+
+
+@pytest.fixture
+def victim_attachment(client):
+    """An uploaded file of the victim's (``client`` is logged in by ``chatkit_client``)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post(
+        "/chatkit/api/upload", {"file": SimpleUploadedFile("private.txt", b"private", "text/plain")}
+    )
+    assert response.status_code == 200
+    return json.loads(response.content)["id"]
+
+
+def attachment_requests(attachment_id):
+    """(method, path, kwargs) of the file endpoints aimed at someone's attachment."""
+    return [
+        ("get", f"/chatkit/attachments/{attachment_id}", {}),
+        ("put", f"/chatkit/api/upload/{attachment_id}?token=x", {"data": b"x"}),
+    ]
+
+
+@pytest.mark.parametrize("intruder", ["second user", "anonymous visitor", "no credentials"])
+def test_isolation_matrix(intruder, victim_thread, victim_attachment, other_client, settings):
+    """Every op, and the file endpoints, aimed at another owner's thread, items and files."""
+    from django.test import Client
+
+    from chatkit_backend.testing import ChatKitClient
+
+    if intruder == "second user":
+        api, expected = other_client, 404
+    elif intruder == "anonymous visitor":
+        settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "ALLOW_ANONYMOUS": True}
+        api, expected = ChatKitClient(Client()), 404
+    else:
+        api, expected = ChatKitClient(Client()), 401
+    before = snapshot()
+    requests = [
+        *ops(*victim_thread),
+        ("attachments.delete", {"attachment_id": victim_attachment}),
+        ("threads.create", {"input": {**message("mine"), "attachments": [victim_attachment]}}),
+    ]
+    for op, params in requests:
+        response = api.request(op, **params)
+        assert response.status == expected, (intruder, op, response.status)
+        assert b"private" not in response.content
+    for method, path, kwargs in attachment_requests(victim_attachment):
+        response = getattr(api.transport, method)(path, **kwargs)
+        # The upload URL's token is its credential: a bad one is 404 for everybody.
+        wanted = 404 if "upload" in path else expected
+        assert response.status_code == wanted, (intruder, path, response.status_code)
     assert snapshot() == before
