@@ -13,6 +13,7 @@ import unicodedata
 from datetime import datetime
 from typing import IO, Any
 
+from asgiref.sync import sync_to_async
 from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import (
     Attachment,
@@ -144,7 +145,7 @@ def store_bytes(attachment_id: str, file: IO[bytes]) -> str:
 def read_bytes(attachment_id: str, limit: int) -> bytes | None:
     """Up to ``limit`` + 1 bytes of an uploaded attachment (``None`` if it has none)."""
     file_name = (
-        models.Attachment.objects.filter(id=attachment_id)
+        models.Attachment.objects.filter(id=attachment_id, uploaded_at__isnull=False)
         .values_list("file_name", flat=True)
         .first()
     )
@@ -152,6 +153,55 @@ def read_bytes(attachment_id: str, limit: int) -> bytes | None:
         return None
     with get_storage().open(file_name, "rb") as handle:
         return handle.read(limit + 1)
+
+
+def presigned_put_url(name: str, mime_type: str) -> str | None:
+    """A URL the browser can PUT the bytes to, straight into the bucket, if the storage can
+    presign (django-storages' S3 storage); ``None`` otherwise."""
+    storage = get_storage()
+    connection = getattr(storage, "connection", None)
+    bucket = getattr(storage, "bucket_name", None)
+    if connection is None or not bucket:
+        return None
+    normalize = getattr(storage, "_normalize_name", None)  # applies the storage's location
+    key = normalize(name) if normalize else name
+    return connection.meta.client.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": bucket, "Key": key, "ContentType": mime_type},
+        ExpiresIn=int(conf.ATTACHMENT_UPLOAD_URL_TTL),
+        HttpMethod="PUT",
+    )
+
+
+def finish_presigned_upload(attachment_id: str) -> bool:
+    """If the browser has put the bytes of a presigned upload, check and record them.
+
+    True when the attachment now has its bytes. A file that is too large or not its declared
+    type is deleted from the bucket and refused (413/415).
+    """
+    row = models.Attachment.objects.filter(id=attachment_id).first()
+    if row is None:
+        return False
+    if row.uploaded_at is not None:
+        return True
+    storage = get_storage()
+    if not row.file_name or not storage.exists(row.file_name):
+        return False
+    size = storage.size(row.file_name)
+    try:
+        if size > int(conf.ATTACHMENT_MAX_BYTES):
+            raise too_large()
+        with storage.open(row.file_name, "rb") as handle:
+            detected = sniff(handle, row.mime_type)
+        if detected != row.mime_type:
+            raise type_refused(detected)
+    except UploadRefused:
+        storage.delete(row.file_name)
+        raise
+    models.Attachment.objects.filter(id=attachment_id, uploaded_at__isnull=True).update(
+        size=size, uploaded_at=timezone.now(), data={**row.data, "upload_descriptor": None}
+    )
+    return True
 
 
 class DjangoAttachmentStore(AttachmentStore[RequestContext]):
@@ -166,15 +216,35 @@ class DjangoAttachmentStore(AttachmentStore[RequestContext]):
         check_declared(input.size, input.mime_type)
         mime_type = input.mime_type.split(";", 1)[0].strip().lower()
         attachment_id = self.generate_attachment_id(mime_type, context)
-        descriptor = AttachmentUploadDescriptor(
-            url=upload_url(attachment_id, context),  # type: ignore[arg-type]
-            method=conf.ATTACHMENT_UPLOAD_METHOD,
-            headers={},
+        presigned = (
+            await sync_to_async(presigned_put_url)(storage_name(attachment_id), mime_type)
+            if conf.ATTACHMENT_PRESIGNED_UPLOADS
+            else None
         )
-        # The server saves the metadata row (Store.save_attachment) right after this returns.
-        return build_attachment(
+        if presigned is not None:
+            descriptor = AttachmentUploadDescriptor(
+                url=presigned,  # type: ignore[arg-type]
+                method="PUT",
+                headers={"Content-Type": mime_type},
+            )
+        else:
+            descriptor = AttachmentUploadDescriptor(
+                url=upload_url(attachment_id, context),  # type: ignore[arg-type]
+                method=conf.ATTACHMENT_UPLOAD_METHOD,
+                headers={},
+            )
+        attachment = build_attachment(
             attachment_id, display_name(input.name), mime_type, context, descriptor
         )
+        if presigned is not None:
+            # Where the bytes will be, so they can be found and checked once they arrive. The
+            # server then saves the rest of the metadata (Store.save_attachment).
+            from .store import DjangoStore
+
+            await sync_to_async(DjangoStore()._save_attachment)(
+                attachment, context, file_name=storage_name(attachment_id)
+            )
+        return attachment
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         # The server deletes the row next (Store.delete_attachment), which checks ownership,

@@ -66,6 +66,10 @@ DEFAULTS: dict[str, Any] = {
     # Two-phase uploads: the HTTP method the descriptor names and how long its URL works.
     "ATTACHMENT_UPLOAD_METHOD": "PUT",
     "ATTACHMENT_UPLOAD_URL_TTL": 600,
+    # Point two-phase descriptors straight at the bucket when the storage can presign (S3
+    # through django-storages): the bytes never pass through Django. They are checked (type,
+    # size) when the attachment is first used or downloaded.
+    "ATTACHMENT_PRESIGNED_UPLOADS": False,
     # How long a signed download / preview URL works, in seconds.
     "ATTACHMENT_URL_TTL": 3600,
     # What the model may read of a file: text up to this many characters, images and PDFs up

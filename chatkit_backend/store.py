@@ -28,7 +28,7 @@ from pydantic import TypeAdapter
 from . import models
 from .access import AccessPolicy
 from .agents import load
-from .attachments import ATTACHMENT_ADAPTER, refresh_preview
+from .attachments import ATTACHMENT_ADAPTER, finish_presigned_upload, refresh_preview
 from .conf import conf
 from .context import RequestContext
 from .ids import generate_id
@@ -477,9 +477,11 @@ class DjangoStore(Store[RequestContext]):
 
         def query() -> dict[str, bool]:
             rows = self._attachments(context, write=True).filter(id__in=ids)
-            return {
-                id_: uploaded is not None for id_, uploaded in rows.values_list("id", "uploaded_at")
+            usable = {
+                id_: uploaded is not None or (bool(name) and finish_presigned_upload(id_))
+                for id_, uploaded, name in rows.values_list("id", "uploaded_at", "file_name")
             }
+            return usable
 
         return await sync_to_async(query)()
 

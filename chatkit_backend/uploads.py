@@ -30,6 +30,7 @@ from .attachments import (
     check_declared,
     complete_upload,
     display_name,
+    finish_presigned_upload,
     get_storage,
     sniff,
     store_bytes,
@@ -231,10 +232,19 @@ async def attachment_file(request: HttpRequest, attachment_id: str) -> HttpRespo
         rows = DjangoStore()._attachments(checked, write=False).filter(id=attachment_id)
     row = None
     if rows is not None:
+        row = await rows.values(
+            "id", "file_name", "name", "mime_type", "size", "uploaded_at"
+        ).afirst()
+    if row is not None and row["uploaded_at"] is None:
+        # A presigned upload goes straight to the bucket: check it on first use.
+        try:
+            uploaded = row["file_name"] and await sync_to_async(finish_presigned_upload)(row["id"])
+        except RequestError:
+            uploaded = False
         row = (
-            await rows.exclude(file_name="")
-            .values("file_name", "name", "mime_type", "size")
-            .afirst()
+            await rows.values("file_name", "name", "mime_type", "size").afirst()
+            if uploaded
+            else None
         )
     if row is None:
         return error_response(404, "not_found", "Not found.")

@@ -115,12 +115,29 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def _live_asgi_server(django_db_setup: Any) -> Iterator[LiveASGIServer]:
+def _live_asgi_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[LiveASGIServer]:
     # After django_db_setup: the server's connections must open the test database.
     server = LiveASGIServer()
     server.start()
     yield server
     server.stop()
+    with django_db_blocker.unblock():
+        _drop_server_connections()
+
+
+def _drop_server_connections() -> None:
+    """Close what the server's worker threads left open, so the test database can be dropped.
+
+    Those threads are gone, but their PostgreSQL sessions linger until garbage collection.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture

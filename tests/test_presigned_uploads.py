@@ -1,0 +1,117 @@
+"""Two-phase uploads straight to an S3 bucket (``ATTACHMENT_PRESIGNED_UPLOADS``).
+
+AWS is out of reach here, so the bucket is moto's S3 server: a real HTTP server on 127.0.0.1
+that speaks the S3 protocol, behind django-storages' real S3 storage and boto3's real client.
+(moto keeps one in-memory S3 per process, so objects outlive each test's server: tests look
+for their own keys.)
+"""
+
+import base64
+
+import httpx
+import pytest
+from agents.testing import assistant_message
+from chatkit.types import Attachment
+from pydantic import TypeAdapter
+
+from chatkit_backend import models
+from chatkit_backend.testing import message_input, response_body
+
+from .test_attachments import PDF, PNG
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ATTACHMENT = TypeAdapter(Attachment)
+BUCKET = "chatkit-test"
+
+
+@pytest.fixture
+def bucket(settings, monkeypatch):
+    boto3 = pytest.importorskip("boto3")
+    moto_server = pytest.importorskip("moto.server")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket=BUCKET)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "chatkit": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": BUCKET, "endpoint_url": endpoint},
+        },
+    }
+    settings.CHATKIT_BACKEND = {
+        **settings.CHATKIT_BACKEND,
+        "ATTACHMENT_STORAGE": "chatkit",
+        "ATTACHMENT_PRESIGNED_UPLOADS": True,
+    }
+    yield client, endpoint
+    server.stop()
+
+
+def keys(client):
+    return [item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def create(chatkit_client, name, content, mime):
+    response = chatkit_client.request(
+        "attachments.create", name=name, size=len(content), mime_type=mime
+    )
+    assert response.status == 200, response.content
+    return ATTACHMENT.validate_json(response.content)
+
+
+def test_descriptor_points_at_the_bucket_and_the_model_sees_the_file(
+    bucket, chatkit_client, client, model
+):
+    s3, endpoint = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    descriptor = attachment.upload_descriptor
+    assert str(descriptor.url).startswith(f"{endpoint}/{BUCKET}/")
+    assert descriptor.method == "PUT"
+    assert descriptor.headers == {"Content-Type": "image/png"}
+
+    put = httpx.put(str(descriptor.url), content=PNG, headers=descriptor.headers)
+    assert put.status_code == 200
+    assert f"chatkit/attachments/{attachment.id}" in keys(s3)
+
+    model.enqueue([assistant_message("A cat.")])
+    result = chatkit_client.create_thread("What is this?", [attachment.id])
+    assert result.errors == []
+    image = next(p for p in model.calls[-1].input[-1]["content"] if p["type"] == "input_image")
+    assert image["image_url"].endswith(base64.b64encode(PNG).decode())
+    row = models.Attachment.objects.get(id=attachment.id)
+    assert row.uploaded_at is not None and row.size == len(PNG)
+    assert row.data["upload_descriptor"] is None
+    download = client.get(f"/chatkit/attachments/{attachment.id}")
+    assert download.status_code == 200 and response_body(download) == PNG
+
+
+def test_bytes_that_are_not_the_declared_type_are_refused_and_deleted(bucket, chatkit_client):
+    s3, _ = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    descriptor = attachment.upload_descriptor
+    httpx.put(str(descriptor.url), content=PDF, headers=descriptor.headers)
+    response = chatkit_client.request(
+        "threads.create", input=message_input("look", [attachment.id])
+    )
+    assert response.status == 415
+    assert f"chatkit/attachments/{attachment.id}" not in keys(s3)
+    assert models.Thread.objects.count() == 0
+
+
+def test_an_attachment_whose_bytes_never_came_is_not_usable(bucket, chatkit_client, client):
+    attachment = create(chatkit_client, "notes.txt", b"hello", "text/plain")
+    response = chatkit_client.request(
+        "threads.create", input=message_input("look", [attachment.id])
+    )
+    assert response.status == 400
+    assert response.json()["error"]["code"] == "attachment_not_uploaded"
+    assert client.get(f"/chatkit/attachments/{attachment.id}").status_code == 404
