@@ -10,6 +10,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from chatkit_backend.conf import conf
+
 from .users import get_demo_user
 
 
@@ -23,6 +25,13 @@ def index(request: HttpRequest) -> HttpResponse:
     config = {
         "apiUrl": reverse("chatkit_backend:api"),
         "uploadUrl": reverse("chatkit_backend:upload"),
+        # The composer's limits, from the backend's own (it enforces them either way).
+        "attachments": {
+            "enabled": bool(conf.ATTACHMENTS),
+            "maxCount": int(conf.ATTACHMENT_MAX_PER_MESSAGE),
+            "maxSize": int(conf.ATTACHMENT_MAX_BYTES),
+            "accept": {mime_type: [] for mime_type in conf.ATTACHMENT_ALLOWED_TYPES},
+        },
         "domainKey": settings.CHATKIT_DOMAIN_KEY,
         "csrfCookieName": settings.CSRF_COOKIE_NAME,
         # For when the cookie cannot be read (CSRF_COOKIE_HTTPONLY); after login() rotated it.
