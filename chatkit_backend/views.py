@@ -7,7 +7,6 @@ request names), then 200.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
@@ -25,8 +24,6 @@ from .context import RequestContext
 from .exceptions import RequestError, TurnRefused
 from .server import get_server
 from .throttling import throttle_wait
-
-logger = logging.getLogger(__name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -63,18 +60,18 @@ def _error_stream(message: str, *, allow_retry: bool) -> StreamingHttpResponse:
     )
 
 
-def _throttled(streaming: bool, wait: float) -> HttpResponse:
+def _throttled(streaming: bool, wait: float) -> HttpResponseBase:
     seconds = max(1, round(wait))
     message = f"Too many requests. Try again in {seconds} second{'s' if seconds != 1 else ''}."
     if streaming:
-        response: HttpResponse = _error_stream(message, allow_retry=True)
+        response: HttpResponseBase = _error_stream(message, allow_retry=True)
     else:
         response = error_response(429, "throttled", message)
     response["Retry-After"] = str(seconds)
     return response
 
 
-def _refused_turn(error: TurnRefused) -> HttpResponse:
+def _refused_turn(error: TurnRefused) -> HttpResponseBase:
     return _error_stream(error.message, allow_retry=False)
 
 
@@ -116,7 +113,7 @@ async def guard(
 # CSRF is enforced by DRF's SessionAuthentication for session-authenticated requests only, so
 # bearer-token clients on other origins work; Django's blanket middleware check is lifted here.
 @csrf_exempt
-async def chatkit_api(request: HttpRequest) -> HttpResponse:
+async def chatkit_api(request: HttpRequest) -> HttpResponseBase:
     """The ChatKit protocol endpoint: JSON ops answer JSON, streaming ops answer SSE."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
