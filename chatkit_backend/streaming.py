@@ -18,6 +18,10 @@ from chatkit.types import (
 PROVIDER_ITEMS = (AssistantMessageItem, ClientToolCallItem)
 
 
+def _kind(item: AssistantMessageItem | ClientToolCallItem) -> str:
+    return "message" if isinstance(item, AssistantMessageItem) else "tool_call"
+
+
 async def with_store_ids(
     events: AsyncIterator[ThreadStreamEvent], new_id: Callable[[str], str]
 ) -> AsyncIterator[ThreadStreamEvent]:
@@ -32,17 +36,13 @@ async def with_store_ids(
     issued: dict[str, str] = {}  # every id we replaced, for removal events
     async for event in events:
         if isinstance(event, ThreadItemAddedEvent) and isinstance(event.item, PROVIDER_ITEMS):
-            ours = new_id(
-                "message" if isinstance(event.item, AssistantMessageItem) else "tool_call"
-            )
+            ours = new_id(_kind(event.item))
             open_ids[event.item.id] = issued[event.item.id] = ours
             event.item.id = ours
         elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id in open_ids:
             event.item_id = open_ids[event.item_id]
         elif isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, PROVIDER_ITEMS):
-            ours = open_ids.pop(event.item.id, None) or new_id(
-                "message" if isinstance(event.item, AssistantMessageItem) else "tool_call"
-            )
+            ours = open_ids.pop(event.item.id, None) or new_id(_kind(event.item))
             issued[event.item.id] = ours
             event.item.id = ours
         elif isinstance(event, ThreadItemRemovedEvent) and event.item_id in issued:
