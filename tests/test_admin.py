@@ -1,11 +1,21 @@
 """Threads in Django admin: list, search, a readable transcript, read-only items."""
 
+import re
+
 import pytest
 from agents.testing import assistant_message
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+from django.utils import timezone
 
 from chatkit_backend import models
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def thread_page(thread_id: str) -> str:
+    """The thread's admin page, with its id quoted the way admin's own links quote it."""
+    return reverse("admin:chatkit_backend_thread_change", args=[quote(thread_id)])
 
 
 @pytest.fixture
@@ -43,7 +53,7 @@ def test_search_by_title_and_owner(admin_client_with_threads, query, expected):
 
 def test_thread_page_shows_a_readable_transcript(admin_client_with_threads):
     client, thread_id = admin_client_with_threads
-    response = client.get(f"/admin/chatkit_backend/thread/{thread_id}/change/")
+    response = client.get(thread_page(thread_id))
     assert response.status_code == 200
     html = response.content.decode()
     order = [
@@ -54,6 +64,27 @@ def test_thread_page_shows_a_readable_transcript(admin_client_with_threads):
     ]
     assert order == sorted(order)
     assert "feedback: positive" in html
+
+
+def test_a_thread_whose_id_looks_like_an_admin_escape_opens_from_its_link(
+    admin_client_with_threads, chatkit_user
+):
+    # Admin unquotes "_40" in a URL to "@"; about 1 id in 40 starts its hex that way.
+    client, _ = admin_client_with_threads
+    now = timezone.now()
+    models.Thread.objects.create(
+        id="thr_406d4fde9f876786e78aba30",
+        owner=chatkit_user,
+        title="Escape-looking id",
+        created_at=now,
+        updated_at=now,
+    )
+    changelist = client.get("/admin/chatkit_backend/thread/").content.decode()
+    link = re.search(r'href="([^"]*thr_5F406d4fde9f876786e78aba30[^"]*)"', changelist)
+    assert link, "the changelist links to the thread"
+    page = client.get(link.group(1))
+    assert page.status_code == 200
+    assert "Escape-looking id" in page.content.decode()
 
 
 def test_items_are_read_only(admin_client_with_threads):
@@ -74,7 +105,7 @@ def test_admin_never_shows_the_api_key(admin_client_with_threads, settings):
     for url in [
         "/admin/",
         "/admin/chatkit_backend/thread/",
-        f"/admin/chatkit_backend/thread/{thread_id}/change/",
+        thread_page(thread_id),
         "/admin/chatkit_backend/turnusage/",
     ]:
         assert b"ADMINLEAK" not in client.get(url).content

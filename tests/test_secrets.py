@@ -4,6 +4,8 @@ browsed; the key shows up in no response body, no header and no log record."""
 import logging
 
 import pytest
+from django.contrib.admin.utils import quote
+from django.urls import reverse
 
 from .fake_provider import fake_provider  # noqa: F401  (fixture)
 
@@ -63,7 +65,7 @@ def test_the_key_never_leaves_the_server(
     for url in [
         "/admin/",
         "/admin/chatkit_backend/thread/",
-        f"/admin/chatkit_backend/thread/{ok.thread_id}/change/",
+        reverse("admin:chatkit_backend_thread_change", args=[quote(ok.thread_id)]),
         "/admin/chatkit_backend/threaditem/",
         "/admin/chatkit_backend/turnusage/",
     ]:
