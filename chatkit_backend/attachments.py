@@ -74,10 +74,20 @@ def type_refused(mime_type: str) -> UploadRefused:
     )
 
 
-def check_declared(size: int | None, mime_type: str) -> None:
-    """Refuse early what the client says it will send, before any byte arrives."""
+def check_size(size: int | None) -> None:
     if size is not None and size > int(conf.ATTACHMENT_MAX_BYTES):
         raise too_large()
+
+
+def check_declared(size: int | None, mime_type: str) -> None:
+    """Refuse early what the client says it will send, before any byte arrives.
+
+    Used where the declared type is binding (two-phase uploads: the client already holds an
+    Attachment with that type). A direct upload checks only the size up front and lets
+    ``sniff`` decide the type, since browsers send ``application/octet-stream`` for any
+    extension they do not know.
+    """
+    check_size(size)
     base_type = mime_type.split(";", 1)[0].strip().lower()
     if base_type not in conf.ATTACHMENT_ALLOWED_TYPES:
         raise type_refused(base_type)

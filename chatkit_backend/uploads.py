@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import models, signing
 from .attachments import (
     build_attachment,
-    check_declared,
+    check_size,
     complete_upload,
     display_name,
     finish_presigned_upload,
@@ -126,7 +126,7 @@ def _attachment_response(attachment: Attachment) -> HttpResponse:
 
 def _receive_direct(request: HttpRequest, context: RequestContext) -> Attachment:
     upload = _multipart_file(request)
-    check_declared(upload.size, upload.content_type or "application/octet-stream")
+    check_size(upload.size)
     mime_type = sniff(upload, upload.content_type or "")
     attachment_id = generate_id("attachment")
     attachment = build_attachment(attachment_id, display_name(upload.name), mime_type, context)

@@ -221,6 +221,24 @@ class TestLimits:
         assert response.status_code == 415, response.content
         assert stored_files(media) == [] and models.Attachment.objects.count() == 0
 
+    @pytest.mark.parametrize(
+        ("name", "content", "expected"),
+        [
+            ("notes.log", b"plain words from a file the browser has no type for\n", "text/plain"),
+            ("scan", PNG, "image/png"),
+        ],
+    )
+    def test_direct_upload_judges_an_unknown_claim_by_the_bytes(
+        self, logged_in, media, name, content, expected
+    ):
+        # Browsers send application/octet-stream for extensions they do not know.
+        response = upload(logged_in, name, content, "application/octet-stream")
+        assert response.status_code == 200, response.content
+        attachment = ATTACHMENT.validate_json(response.content)
+        assert attachment.mime_type == expected
+        _, body = download(logged_in, f"/chatkit/attachments/{attachment.id}")
+        assert body == content
+
     def test_html_and_svg_are_never_rendered_inline(self, logged_in, settings):
         settings.CHATKIT_BACKEND = {
             **settings.CHATKIT_BACKEND,
