@@ -5,6 +5,7 @@ Everything that differs between a laptop and a server comes from the environment
 - ``DEBUG`` (default on), ``SECRET_KEY`` (required when DEBUG is off), ``ALLOWED_HOSTS``
   and ``CSRF_TRUSTED_ORIGINS`` (comma-separated);
 - ``DATABASE_URL`` (default: the SQLite file ``db.sqlite3`` next to ``manage.py``);
+- ``DATABASE_POOL_SIZE``, the psycopg pool's ``max_size`` on PostgreSQL (default 20);
 - ``REDIS_URL`` for the Channels layer (default: in memory, one process only);
 - ``CORS_ALLOWED_ORIGINS`` (comma-separated; default: none);
 - ``CHATKIT_DOMAIN_KEY``, the widget's domain key (any placeholder works on localhost);
