@@ -56,7 +56,7 @@ from .context import RequestContext
 from .exceptions import RequestError, TurnRefused, Unsupported
 from .orchestrator import Orchestrator
 from .store import DjangoStore
-from .validation import unknown_fields
+from .validation import unknown_fields, unstorable_text
 
 # chatkit's own process() builds this adapter on every request, which costs more than the
 # rest of a plain turn; building it once is the same validation.
@@ -88,6 +88,15 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             raw = json.loads(body)
         except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes that are not text
             raise RequestError("The request body is not valid JSON.") from None
+        except RecursionError:
+            raise RequestError("The request body is nested too deeply.") from None
+        unstorable = unstorable_text(body, raw)
+        if unstorable is not None:
+            where = ".".join(str(part) for part in unstorable) or "the body"
+            raise RequestError(
+                f"Text at {where} holds a NUL character or an unpaired surrogate, which "
+                "cannot be stored."
+            )
         request = REQUEST_ADAPTER.validate_python(raw)
         if conf.REJECT_UNKNOWN_FIELDS:
             unknown = unknown_fields(request, raw)
@@ -124,11 +133,11 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             case ThreadsCreateReq():
                 await self._check_input(request.params.input, context)
             case ThreadsAddUserMessageReq():
-                thread = await self.store.load_thread(request.params.thread_id, context)
+                thread = await self._thread_to_change(request.params.thread_id, context)
                 self._check_open(thread)
                 await self._check_input(request.params.input, context)
             case ThreadsAddClientToolOutputReq():
-                thread = await self.store.load_thread(request.params.thread_id, context)
+                thread = await self._thread_to_change(request.params.thread_id, context)
                 last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
                 if not any(
                     isinstance(item, ClientToolCallItem) and item.status == "pending"
@@ -139,6 +148,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                         code="no_pending_client_tool_call",
                     )
             case ThreadsAddStructuredInputReq():
+                await self._thread_to_change(request.params.thread_id, context)
                 item = await self.store.load_item(
                     request.params.thread_id, request.params.item_id, context
                 )
@@ -148,7 +158,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                         code="not_pending_structured_input",
                     )
             case ThreadsRetryAfterItemReq():
-                self._check_open(await self.store.load_thread(request.params.thread_id, context))
+                self._check_open(await self._thread_to_change(request.params.thread_id, context))
                 item = await self.store.load_item(
                     request.params.thread_id, request.params.item_id, context
                 )
@@ -157,13 +167,19 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                         f"Item {item.id} is not a user message.", code="not_a_user_message"
                     )
             case ThreadsCustomActionReq():
-                await self.store.load_thread(request.params.thread_id, context)
+                await self._thread_to_change(request.params.thread_id, context)
                 if request.params.item_id:
                     item = await self.store.load_item(
                         request.params.thread_id, request.params.item_id, context
                     )
                     if not isinstance(item, WidgetItem):
                         raise RequestError(f"Item {item.id} is not a widget.", code="not_a_widget")
+
+    async def _thread_to_change(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        # Every streaming op but threads.create writes to an existing thread.
+        if isinstance(self.store, DjangoStore):
+            return await self.store.load_thread_to_change(thread_id, context)
+        return await self.store.load_thread(thread_id, context)
 
     async def _check_input(self, input: UserMessageInput, context: RequestContext) -> None:
         length = sum(len(part.text) for part in input.content) + len(input.quoted_text or "")

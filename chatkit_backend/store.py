@@ -200,10 +200,23 @@ class DjangoStore(Store[RequestContext]):
             return known  # no thread hop for what this request already loaded
         return await sync_to_async(self._load_thread)(thread_id, context)
 
-    def _load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+    async def load_thread_to_change(
+        self, thread_id: str, context: RequestContext
+    ) -> ThreadMetadata:
+        """``load_thread`` for a caller about to write to the thread.
+
+        Raises ``NotFoundError`` unless the access policy lets ``context`` change it, so a
+        request that may only read (say, staff under a wider read policy) is refused before
+        a stream starts.
+        """
+        return await sync_to_async(self._load_thread)(thread_id, context, write=True)
+
+    def _load_thread(
+        self, thread_id: str, context: RequestContext, *, write: bool = False
+    ) -> ThreadMetadata:
         memo = _Memo.of(context)
-        if thread_id not in memo.threads:
-            row = self._threads(context, write=False).filter(id=thread_id).first()
+        if write or thread_id not in memo.threads:
+            row = self._threads(context, write=write).filter(id=thread_id).first()
             if row is None:
                 raise NotFoundError(f"Thread {thread_id} not found")
             memo.threads[thread_id] = to_metadata(row)
@@ -461,9 +474,18 @@ class DjangoStore(Store[RequestContext]):
         await sync_to_async(self._delete_attachment)(attachment_id, context)
 
     def _delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        deleted, _ = self._attachments(context, write=True).filter(id=attachment_id).delete()
-        if not deleted:
-            raise NotFoundError(f"Attachment {attachment_id} not found")
+        with transaction.atomic():
+            # Locked first: an upload in flight holds the row until its bytes are stored, and
+            # the row read after it knows their name, so the file goes with the row.
+            row = (
+                self._attachments(context, write=True)
+                .select_for_update(of=("self",))
+                .filter(id=attachment_id)
+                .first()
+            )
+            if row is None:
+                raise NotFoundError(f"Attachment {attachment_id} not found")
+            row.delete()
 
     # -- helpers for the server's checks before streaming ----------------------------------
 

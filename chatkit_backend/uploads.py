@@ -17,8 +17,10 @@ from typing import IO, Any
 from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
 from chatkit.types import Attachment
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -82,7 +84,11 @@ def _limit_uploads(request: HttpRequest) -> _SizeLimit:
 
 def _multipart_file(request: HttpRequest) -> Any:
     limit = _limit_uploads(request)
-    upload = request.FILES.get("file")
+    try:
+        upload = request.FILES.get("file")
+    except (MultiPartParserError, SuspiciousOperation, BadRequest):
+        # A broken boundary, too many parts or fields: Django's parser gives up.
+        raise RequestError("The multipart body could not be read.", code="bad_multipart") from None
     if limit.exceeded:
         raise too_large()
     if upload is None:
@@ -215,6 +221,8 @@ def _open(row: dict[str, Any]) -> IO[bytes]:
     return get_storage().open(row["file_name"], "rb")
 
 
+# Read-only: a write answers 405 JSON (Django's CSRF page would answer first otherwise).
+@csrf_exempt
 async def attachment_file(request: HttpRequest, attachment_id: str) -> HttpResponse:
     """Serve an attachment's bytes with headers that keep browsers from running them."""
     token = request.GET.get("token")

@@ -48,3 +48,38 @@ def unknown_fields(value: Any, raw: Any, path: tuple[Any, ...] = ()) -> list[tup
             for found in unknown_fields(item, raw.get(key), (*path, key))
         ]
     return []
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_text(body: str | bytes | bytearray, raw: Any) -> tuple[Any, ...] | None:
+    """Where ``raw`` (the parsed ``body``) holds text a database cannot store, or ``None``.
+
+    PostgreSQL refuses NUL in text and JSON, and an unpaired surrogate is not UTF-8 at all;
+    either would fail half-way through a turn, after the thread was written. JSON can only
+    carry them as ``\\u`` escapes, so bodies without one are not walked.
+    """
+    if (b"\\u" if isinstance(body, bytes | bytearray) else "\\u") not in body:
+        return None
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), raw)]
+    while stack:  # a loop, not recursion: the nesting depth is the client's choice
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not _storable(key):
+                    return path
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return None

@@ -13,6 +13,7 @@ from asgiref.sync import sync_to_async
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import ErrorEvent, is_streaming_req
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -110,6 +111,10 @@ async def guard(
     return context
 
 
+def _body_too_large() -> HttpResponse:
+    return error_response(413, "request_too_large", "The request body is too large.")
+
+
 # CSRF is enforced by DRF's SessionAuthentication for session-authenticated requests only, so
 # bearer-token clients on other origins work; Django's blanket middleware check is lifted here.
 @csrf_exempt
@@ -120,7 +125,7 @@ async def chatkit_api(request: HttpRequest) -> HttpResponseBase:
     except ValueError:
         length = 0
     if length > int(conf.MAX_REQUEST_BYTES):
-        return error_response(413, "request_too_large", "The request body is too large.")
+        return _body_too_large()  # refused before the body is read
 
     server = get_server()
     # Parsed first (the rate limit's scope depends on the op), answered after the credentials
@@ -128,7 +133,13 @@ async def chatkit_api(request: HttpRequest) -> HttpResponseBase:
     parsed = invalid = None
     if request.method == "POST":
         try:
-            parsed = server.parse(request.body)
+            body = request.body  # capped by Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        except RequestDataTooBig:
+            return _body_too_large()
+        if len(body) > int(conf.MAX_REQUEST_BYTES):
+            return _body_too_large()  # a chunked body declares no length up front
+        try:
+            parsed = server.parse(body)
         except (ValidationError, RequestError) as error:
             invalid = error
     streaming = parsed is not None and is_streaming_req(parsed)

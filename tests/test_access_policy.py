@@ -44,6 +44,47 @@ def test_a_policy_can_let_staff_read_but_not_write(
     assert models.Thread.objects.get(id=thread_id).title == "question"
 
 
+@pytest.mark.parametrize(
+    "op",
+    [
+        "threads.add_user_message",
+        "threads.retry_after_item",
+        "threads.custom_action",
+        "threads.add_client_tool_output",
+    ],
+)
+def test_staff_who_may_only_read_get_404_for_streaming_writes(
+    chatkit_client, other_client, other_user, model, staff_policy, op
+):
+    # Answered before the stream starts: a 200 followed by a broken stream is no answer.
+    model.enqueue([assistant_message("private")])
+    created = chatkit_client.create_thread("question")
+    thread_id = created.thread_id
+    user_item_id = next(item.id for item in created.items if item.type == "user_message")
+    other_user.is_staff = True
+    other_user.save()
+    user_input = {
+        "content": [{"type": "input_text", "text": "hijack"}],
+        "attachments": [],
+        "inference_options": {},
+    }
+    params = {
+        "threads.add_user_message": {"thread_id": thread_id, "input": user_input},
+        "threads.retry_after_item": {"thread_id": thread_id, "item_id": user_item_id},
+        "threads.custom_action": {
+            "thread_id": thread_id,
+            "item_id": None,
+            "action": {"type": "noop", "payload": {}},
+        },
+        "threads.add_client_tool_output": {"thread_id": thread_id, "result": {}},
+    }[op]
+    before = list(models.ThreadItem.objects.order_by("seq").values())
+    response = other_client.request(op, **params)
+    assert response.status == 404, response.content
+    assert response.headers["content-type"] == "application/json"
+    assert list(models.ThreadItem.objects.order_by("seq").values()) == before
+
+
 def test_every_write_is_announced_after_commit(chatkit_client, model):
     seen = []
 

@@ -3,6 +3,7 @@
 import base64
 import json
 import struct
+import threading
 import time
 import zlib
 from datetime import timedelta
@@ -10,8 +11,10 @@ from datetime import timedelta
 import pytest
 from agents.testing import assistant_message
 from chatkit.types import Attachment, FileAttachment, ImageAttachment
+from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 from pydantic import TypeAdapter
 
@@ -328,6 +331,18 @@ class TestIsolation:
         assert (stored_files(media), list(models.Attachment.objects.values())) == before
 
 
+class GatedStorage(FileSystemStorage):
+    """Holds every save until the test opens the gate, so a test can act mid-upload."""
+
+    entered = threading.Event()
+    gate = threading.Event()
+
+    def _save(self, name, content):
+        GatedStorage.entered.set()
+        assert GatedStorage.gate.wait(10), "the test never opened the gate"
+        return super()._save(name, content)
+
+
 class TestLifecycle:
     def test_attachments_delete_removes_bytes_and_row(self, logged_in, chatkit_client, media):
         attachment = ATTACHMENT.validate_json(
@@ -407,4 +422,60 @@ def test_session_upload_over_the_limit_with_csrf_enforced_is_413(chatkit_user, m
         headers={"X-CSRFToken": browser.cookies["csrftoken"].value},
     )
     assert response.status_code == 413
+    assert stored_files(media) == []
+
+
+def test_deleting_an_attachment_mid_upload_leaves_no_file(
+    chatkit_client, chatkit_user, settings, media
+):
+    from django.test import Client
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "gated": {
+            "BACKEND": "tests.test_attachments.GatedStorage",
+            "OPTIONS": {"location": str(media)},
+        },
+    }
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "ATTACHMENT_STORAGE": "gated"}
+    GatedStorage.entered.clear()
+    GatedStorage.gate.clear()
+    attachment = TestTwoPhaseUpload.create(None, chatkit_client)
+    answers = {}
+
+    def put():
+        try:
+            answers["put"] = Client().put(
+                str(attachment.upload_descriptor.url), data=PNG, content_type="image/png"
+            )
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def delete():
+        deleter = Client()
+        deleter.force_login(chatkit_user)
+        try:
+            answers["delete"] = deleter.post(
+                "/chatkit/api",
+                json.dumps(
+                    {"type": "attachments.delete", "params": {"attachment_id": attachment.id}}
+                ),
+                content_type="application/json",
+            )
+        finally:
+            connections.close_all()
+
+    uploader = threading.Thread(target=put)
+    uploader.start()
+    try:
+        assert GatedStorage.entered.wait(10), "the upload never reached the storage"
+        deleter = threading.Thread(target=delete)
+        deleter.start()
+        time.sleep(0.5)  # let the delete reach the upload's lock before the upload finishes
+    finally:
+        GatedStorage.gate.set()
+    uploader.join(20)
+    deleter.join(20)
+    assert answers["delete"].status_code == 200, answers["delete"].content
+    assert not models.Attachment.objects.filter(id=attachment.id).exists()
     assert stored_files(media) == []

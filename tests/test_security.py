@@ -7,6 +7,7 @@ import jwt
 import pytest
 from agents.testing import assistant_message
 from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chatkit_backend import models
@@ -255,3 +256,53 @@ class TestDailyBudget:
         )
         model.enqueue([assistant_message("fine")])
         assert chatkit_client.create_thread("hi").assistant_text == "fine"
+
+
+class TestMalformedUploadsAnswerJson:
+    """Django refuses these inside its parsers; the client still gets our JSON error."""
+
+    @pytest.fixture
+    def logged_in_jwt(self, chatkit_user):
+        from django.test import Client
+
+        token = AccessToken.for_user(chatkit_user)
+        return Client(headers={"Authorization": f"Bearer {token}"})
+
+    def test_multipart_without_a_boundary(self, logged_in_jwt):
+        response = logged_in_jwt.post(
+            "/chatkit/api/upload", b"--x\r\n", content_type="multipart/form-data"
+        )
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+
+    def test_multipart_without_a_boundary_from_a_session(self, chatkit_user):
+        # The session's CSRF check reads the form first, so the parser fails there.
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(chatkit_user)
+        client.get("/admin/login/")  # sets the csrftoken cookie
+        response = client.post(
+            "/chatkit/api/upload",
+            b"--x\r\n",
+            content_type="multipart/form-data",
+            headers={"X-CSRFToken": client.cookies["csrftoken"].value},
+        )
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+
+    def test_too_many_files(self, logged_in_jwt, settings):
+        settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+        files = {f"f{n}": SimpleUploadedFile(f"{n}.txt", b"hello") for n in range(3)}
+        response = logged_in_jwt.post("/chatkit/api/upload", files)
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+
+    def test_writing_to_a_download_url_is_405_json(self, chatkit_user):
+        from django.test import Client
+
+        token = AccessToken.for_user(chatkit_user)
+        client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {token}"})
+        response = client.post("/chatkit/attachments/atc_0123456789abcdef01234567")
+        assert response.status_code == 405
+        assert response["Content-Type"] == "application/json"
