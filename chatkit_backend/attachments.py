@@ -8,6 +8,7 @@ filename; the client's name is kept, cleaned, for display only. Metadata rows li
 from __future__ import annotations
 
 import base64
+import os
 import re
 import unicodedata
 from datetime import datetime
@@ -46,6 +47,11 @@ def get_storage() -> Storage:
 
 def storage_name(attachment_id: str) -> str:
     return f"chatkit/attachments/{attachment_id}"
+
+
+def incoming_name(attachment_id: str) -> str:
+    """Where a presigned upload lands: checked there, then moved to ``storage_name``."""
+    return f"chatkit/incoming/{attachment_id}"
 
 
 def display_name(name: str) -> str:
@@ -184,33 +190,46 @@ def presigned_put_url(name: str, mime_type: str) -> str | None:
 
 
 def finish_presigned_upload(attachment_id: str) -> bool:
-    """If the browser has put the bytes of a presigned upload, check and record them.
+    """If the browser has put the bytes of a presigned upload, check and keep them.
 
-    True when the attachment now has its bytes. A file that is too large or not its declared
-    type is deleted from the bucket and refused (413/415).
+    True when the attachment now has its bytes. A presigned PUT works until it expires, not
+    once, so the bytes are read once, checked, and copied from ``incoming_name`` to
+    ``storage_name``: what is served is what was checked, whatever a replay puts later. A file
+    that is too large or not its declared type is deleted and refused (413/415).
     """
-    row = models.Attachment.objects.filter(id=attachment_id).first()
-    if row is None:
-        return False
-    if row.uploaded_at is not None:
-        return True
     storage = get_storage()
-    if not row.file_name or not storage.exists(row.file_name):
-        return False
-    size = storage.size(row.file_name)
-    try:
-        if size > int(conf.ATTACHMENT_MAX_BYTES):
-            raise too_large()
-        with storage.open(row.file_name, "rb") as handle:
-            detected = sniff(handle, row.mime_type)
-        if detected != row.mime_type:
-            raise type_refused(detected)
-    except UploadRefused:
-        storage.delete(row.file_name)
-        raise
-    models.Attachment.objects.filter(id=attachment_id, uploaded_at__isnull=True).update(
-        size=size, uploaded_at=timezone.now(), data={**row.data, "upload_descriptor": None}
-    )
+    with transaction.atomic():
+        row = models.Attachment.objects.select_for_update().filter(id=attachment_id).first()
+        if row is None:
+            return False
+        if row.uploaded_at is not None:
+            return True
+        incoming = row.file_name
+        if not incoming or not storage.exists(incoming):
+            return False
+        try:
+            if storage.size(incoming) > int(conf.ATTACHMENT_MAX_BYTES):
+                raise too_large()  # before downloading it
+            with storage.open(incoming, "rb") as handle:
+                detected = sniff(handle, row.mime_type)
+                if detected != row.mime_type:
+                    raise type_refused(detected)
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()  # of the copy read, which may differ from the object now
+                if size > int(conf.ATTACHMENT_MAX_BYTES):
+                    raise too_large()
+                handle.seek(0)
+                file_name = storage.save(storage_name(attachment_id), handle)
+        except UploadRefused:
+            storage.delete(incoming)
+            raise
+        models.Attachment.objects.filter(id=attachment_id).update(
+            file_name=file_name,
+            size=size,
+            uploaded_at=timezone.now(),
+            data={**row.data, "upload_descriptor": None},
+        )
+    storage.delete(incoming)
     return True
 
 
@@ -227,7 +246,7 @@ class DjangoAttachmentStore(AttachmentStore[RequestContext]):
         mime_type = input.mime_type.split(";", 1)[0].strip().lower()
         attachment_id = self.generate_attachment_id(mime_type, context)
         presigned = (
-            await sync_to_async(presigned_put_url)(storage_name(attachment_id), mime_type)
+            await sync_to_async(presigned_put_url)(incoming_name(attachment_id), mime_type)
             if conf.ATTACHMENT_PRESIGNED_UPLOADS
             else None
         )
@@ -252,7 +271,7 @@ class DjangoAttachmentStore(AttachmentStore[RequestContext]):
             from .store import DjangoStore
 
             await sync_to_async(DjangoStore()._save_attachment)(
-                attachment, context, file_name=storage_name(attachment_id)
+                attachment, context, file_name=incoming_name(attachment_id)
             )
         return attachment
 
@@ -299,14 +318,47 @@ def complete_upload(attachment_id: str, file: IO[bytes], size: int) -> Attachmen
 
 def delete_file_with_row(sender: Any, instance: models.Attachment, **kwargs: Any) -> None:
     """``post_delete`` receiver: an attachment's bytes go when its row goes (thread, user...)."""
-    if instance.file_name:
-        name = instance.file_name
-        transaction.on_commit(lambda: get_storage().delete(name))
+    names = {instance.file_name} if instance.file_name else set()
+    if conf.ATTACHMENT_PRESIGNED_UPLOADS:
+        names.add(incoming_name(instance.id))  # whatever a replayed presigned PUT left there
+
+    def delete_files() -> None:
+        for name in names:
+            get_storage().delete(name)
+
+    if names:
+        transaction.on_commit(delete_files)
 
 
 def unattached_before(cutoff: datetime) -> Any:
     """Uploads never attached to a message, created before ``cutoff``."""
     return models.Attachment.objects.filter(thread__isnull=True, created_at__lt=cutoff)
+
+
+def stray_incoming_before(cutoff: datetime) -> list[str]:
+    """Storage names of presigned uploads nothing waits for, last written before ``cutoff``.
+
+    A presigned URL keeps working until it expires, so a PUT can land after its attachment
+    was checked or deleted; nothing serves those bytes, and this finds them.
+    """
+    if not conf.ATTACHMENT_PRESIGNED_UPLOADS:
+        return []
+    storage = get_storage()
+    folder = incoming_name("").rstrip("/")
+    try:
+        _, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    waiting = set(
+        models.Attachment.objects.filter(id__in=files, uploaded_at__isnull=True).values_list(
+            "id", flat=True
+        )
+    )
+    return [
+        incoming_name(file)
+        for file in files
+        if file not in waiting and storage.get_modified_time(incoming_name(file)) < cutoff
+    ]
 
 
 def model_content(attachment: Attachment) -> dict[str, Any]:

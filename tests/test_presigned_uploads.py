@@ -7,14 +7,18 @@ for their own keys.)
 """
 
 import base64
+from datetime import timedelta
 
 import httpx
 import pytest
 from agents.testing import assistant_message
 from chatkit.types import Attachment
+from django.core.management import call_command
+from django.utils import timezone
 from pydantic import TypeAdapter
 
 from chatkit_backend import models
+from chatkit_backend.attachments import stray_incoming_before
 from chatkit_backend.testing import message_input, response_body
 
 from .test_attachments import PDF, PNG
@@ -80,7 +84,7 @@ def test_descriptor_points_at_the_bucket_and_the_model_sees_the_file(
 
     put = httpx.put(str(descriptor.url), content=PNG, headers=descriptor.headers)
     assert put.status_code == 200
-    assert f"chatkit/attachments/{attachment.id}" in keys(s3)
+    assert keys(s3).count(f"chatkit/incoming/{attachment.id}") == 1
 
     model.enqueue([assistant_message("A cat.")])
     result = chatkit_client.create_thread("What is this?", [attachment.id])
@@ -92,6 +96,9 @@ def test_descriptor_points_at_the_bucket_and_the_model_sees_the_file(
     assert row.data["upload_descriptor"] is None
     download = client.get(f"/chatkit/attachments/{attachment.id}")
     assert download.status_code == 200 and response_body(download) == PNG
+    # Checked and moved out of the presigned URL's reach.
+    assert [key for key in keys(s3) if attachment.id in key] == [row.file_name]
+    assert row.file_name == f"chatkit/attachments/{attachment.id}"
 
 
 def test_bytes_that_are_not_the_declared_type_are_refused_and_deleted(bucket, chatkit_client):
@@ -103,7 +110,7 @@ def test_bytes_that_are_not_the_declared_type_are_refused_and_deleted(bucket, ch
         "threads.create", input=message_input("look", [attachment.id])
     )
     assert response.status == 415
-    assert f"chatkit/attachments/{attachment.id}" not in keys(s3)
+    assert not [key for key in keys(s3) if attachment.id in key]
     assert models.Thread.objects.count() == 0
 
 
@@ -115,3 +122,47 @@ def test_an_attachment_whose_bytes_never_came_is_not_usable(bucket, chatkit_clie
     assert response.status == 400
     assert response.json()["error"]["code"] == "attachment_not_uploaded"
     assert client.get(f"/chatkit/attachments/{attachment.id}").status_code == 404
+
+
+def test_a_presigned_url_replayed_after_the_check_changes_nothing(bucket, chatkit_client, client):
+    # S3 cannot make a presigned PUT single-use: it works until it expires. What was checked
+    # is moved out of its reach, so a second PUT lands where nothing is served from.
+    s3, _ = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    descriptor = attachment.upload_descriptor
+    assert httpx.put(str(descriptor.url), content=PNG, headers=descriptor.headers).is_success
+    first = client.get(f"/chatkit/attachments/{attachment.id}")
+    assert first.status_code == 200 and response_body(first) == PNG
+
+    html = b"<!doctype html><script>alert(1)</script>" + b"x" * 5000
+    httpx.put(str(descriptor.url), content=html, headers=descriptor.headers)
+    again = client.get(f"/chatkit/attachments/{attachment.id}")
+    assert again.status_code == 200 and response_body(again) == PNG
+
+    # Deleting the attachment removes what a replay left behind as well.
+    assert chatkit_client.request("attachments.delete", attachment_id=attachment.id).status == 200
+    assert not [key for key in keys(s3) if attachment.id in key]
+
+
+def test_cleanup_removes_what_a_replay_left_after_the_attachment_went(
+    bucket, chatkit_client, capsys
+):
+    s3, _ = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    waiting = create(chatkit_client, "dog.png", PNG, "image/png")
+    descriptor = attachment.upload_descriptor
+    assert chatkit_client.request("attachments.delete", attachment_id=attachment.id).status == 200
+    assert httpx.put(str(descriptor.url), content=PNG, headers=descriptor.headers).is_success
+    httpx.put(str(waiting.upload_descriptor.url), content=PNG, headers=descriptor.headers)
+    stray = f"chatkit/incoming/{attachment.id}"
+    assert stray in keys(s3)
+
+    # An upload still waiting to be used is not a stray.
+    later = timezone.now() + timedelta(minutes=1)
+    assert stray_incoming_before(later) == [stray]
+
+    call_command("chatkit_cleanup_uploads", "--older-than", "0", "--dry-run")
+    assert stray in keys(s3)
+    assert "would delete stray file " + stray in capsys.readouterr().out
+    call_command("chatkit_cleanup_uploads", "--older-than", "0")
+    assert stray not in keys(s3)

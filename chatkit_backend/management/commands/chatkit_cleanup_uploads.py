@@ -1,4 +1,5 @@
-"""Delete uploads that were never attached to a message (abandoned composers, failed sends)."""
+"""Delete uploads that were never attached to a message (abandoned composers, failed sends),
+and files a presigned URL received after its attachment was checked or deleted."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from chatkit_backend.attachments import unattached_before
+from chatkit_backend.attachments import get_storage, stray_incoming_before, unattached_before
 
 
 class Command(BaseCommand):
@@ -39,5 +40,14 @@ class Command(BaseCommand):
             )
             if not dry_run:
                 attachment.delete()
+        strays = stray_incoming_before(cutoff)
+        for name in strays:
+            self.stdout.write(f"{'would delete' if dry_run else 'deleting'} stray file {name}")
+            if not dry_run:
+                get_storage().delete(name)
         verb = "Would delete" if dry_run else "Deleted"
-        self.stdout.write(self.style.SUCCESS(f"{verb} {count} unattached upload(s)."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {count} unattached upload(s) and {len(strays)} stray presigned file(s)."
+            )
+        )
