@@ -223,13 +223,15 @@ def finish_presigned_upload(attachment_id: str) -> bool:
         except UploadRefused:
             storage.delete(incoming)
             raise
+        moved = file_name != incoming
         models.Attachment.objects.filter(id=attachment_id).update(
             file_name=file_name,
             size=size,
             uploaded_at=timezone.now(),
             data={**row.data, "upload_descriptor": None},
         )
-    storage.delete(incoming)
+    if moved:
+        storage.delete(incoming)
     return True
 
 
