@@ -10,8 +10,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+# Any code point, unpaired surrogates and NUL included: JSON can carry them as \u escapes,
+# and a database cannot store them.
+ANY_CHARACTER = st.characters(exclude_categories=())
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(ANY_CHARACTER, max_size=20),
 )
 ANY_JSON = st.recursive(
     JSON_SCALARS,
@@ -56,7 +63,7 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any], depth: int = 0) ->
         items = schema.get("items", {})
         return st.lists(from_schema(items, defs, depth + 1) if items else ANY_JSON, max_size=2)
     if kind == "string":
-        return st.text(max_size=40)
+        return st.text(ANY_CHARACTER, max_size=40)
     if kind == "integer":
         return st.integers(min_value=-(2**40), max_value=2**40)
     if kind == "number":
