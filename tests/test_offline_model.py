@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from agents import Agent, ModelSettings, function_tool
 from agents.models.interface import ModelTracing
-from chatkit.types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
@@ -44,15 +43,6 @@ def tool_agent():
     agent = Agent(name="Weather", instructions="Answer about the weather.", tools=[get_weather])
     with override_agent(agent):
         yield agent
-
-
-def text_deltas(result) -> list[str]:
-    return [
-        event.update.delta
-        for event in result.events
-        if isinstance(event, ThreadItemUpdatedEvent)
-        and isinstance(event.update, AssistantMessageContentPartTextDelta)
-    ]
 
 
 async def collect(model: OfflineModel, input, tools=()):
@@ -134,7 +124,7 @@ def test_answers_with_the_label_and_how_to_configure(chatkit_client):
     assert "GEMINI_API_KEY" in text
     assert "LLM_PROVIDER=openai_compatible" in text
     assert 'You said: "What can you do?"' in text
-    deltas = text_deltas(result)
+    deltas = result.text_deltas
     assert len(deltas) >= 5
     assert "".join(deltas) == text
 

@@ -25,10 +25,8 @@ from agents import (
 from agents.tracing.processors import BackendSpanExporter
 from chatkit.agents import AgentContext, ClientToolCall
 from chatkit.types import (
-    AssistantMessageContentPartTextDelta,
     ClientToolCallItem,
     ErrorEvent,
-    ThreadItemUpdatedEvent,
 )
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
@@ -170,15 +168,6 @@ def conversation(case: Case, body: dict[str, Any]) -> list[tuple[str, Any]]:
     return turns
 
 
-def text_deltas(result) -> list[str]:
-    return [
-        event.update.delta
-        for event in result.events
-        if isinstance(event, ThreadItemUpdatedEvent)
-        and isinstance(event.update, AssistantMessageContentPartTextDelta)
-    ]
-
-
 # -- tracing (fact 14) ----------------------------------------------------------------------
 
 
@@ -265,7 +254,7 @@ def test_three_turns_persist_three_distinct_answers(
     for result, answer in zip((first, second, third), answers, strict=True):
         assert result.errors == []
         assert result.assistant_text == answer
-        assert len(text_deltas(result)) >= 3  # streamed, not delivered in one piece
+        assert len(result.text_deltas) >= 3  # streamed, not delivered in one piece
     page = chatkit_client.list_items(first.thread_id, order="asc")
     assert [item.type for item in page.data] == ["user_message", "assistant_message"] * 3
     stored = [item for item in page.data if item.type == "assistant_message"]

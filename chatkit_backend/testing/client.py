@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from chatkit.types import (
+    AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     ErrorEvent,
     Page,
@@ -22,6 +23,7 @@ from chatkit.types import (
     ThreadCreatedEvent,
     ThreadItem,
     ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
     ThreadStreamEvent,
 )
 from pydantic import TypeAdapter
@@ -93,6 +95,16 @@ class StreamResult:
     @property
     def assistant_messages(self) -> list[AssistantMessageItem]:
         return [item for item in self.items if isinstance(item, AssistantMessageItem)]
+
+    @property
+    def text_deltas(self) -> list[str]:
+        """The assistant's text as it streamed, one entry per delta event."""
+        return [
+            event.update.delta
+            for event in self.events
+            if isinstance(event, ThreadItemUpdatedEvent)
+            and isinstance(event.update, AssistantMessageContentPartTextDelta)
+        ]
 
     @property
     def assistant_text(self) -> str:
