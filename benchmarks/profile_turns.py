@@ -21,21 +21,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
-import functools
 import io
 import json
 import os
 import pstats
-import secrets
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
-from concurrent.futures import thread as futures_thread
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks.thread_profiles import ThreadProfiles
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -45,54 +45,6 @@ INPUT = {
     "attachments": [],
     "inference_options": {},
 }
-
-
-class ThreadProfiles:
-    """A cProfile profiler per worker thread, on only while it runs a work item."""
-
-    def __init__(self) -> None:
-        self.local = threading.local()
-        self.profilers: list[cProfile.Profile] = []
-        self.lock = threading.Lock()
-        self.enabled = False
-        self.hops: dict[str, int] = defaultdict(int)
-        self._original = futures_thread._WorkItem.run
-
-    def install(self) -> None:
-        profiles = self
-        original = self._original
-
-        def run(item: Any, *args: Any, **kwargs: Any) -> Any:
-            if not profiles.enabled:
-                return original(item, *args, **kwargs)
-            with profiles.lock:
-                profiles.hops[_work_name(item)] += 1
-            profiler = getattr(profiles.local, "profiler", None)
-            if profiler is None:
-                profiler = profiles.local.profiler = cProfile.Profile()
-                with profiles.lock:
-                    profiles.profilers.append(profiler)
-            profiler.enable()
-            try:
-                return original(item, *args, **kwargs)
-            finally:
-                profiler.disable()
-
-        futures_thread._WorkItem.run = run  # type: ignore[method-assign]
-
-    def uninstall(self) -> None:
-        futures_thread._WorkItem.run = self._original  # type: ignore[method-assign]
-
-
-def _work_name(item: Any) -> str:
-    """The sync function a ``sync_to_async`` work item runs (asgiref wraps it twice)."""
-    fn = getattr(item, "fn", None)
-    child = fn.args[-1] if isinstance(fn, functools.partial) and fn.args else fn
-    target = getattr(child, "func", child)
-    target = getattr(target, "__func__", target)
-    module = getattr(target, "__module__", "") or ""
-    name = getattr(target, "__qualname__", None) or repr(target)[:60]
-    return f"{module}.{name}"
 
 
 async def _call(app: Any, token: str, body: dict[str, Any]) -> tuple[int, bytes]:
@@ -181,6 +133,108 @@ def _package(filename: str, function: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def database(db: str, pg_url: str, work: Path) -> Iterator[str]:
+    """A fresh database's URL: a new one on ``pg_url`` (dropped afterwards), or a SQLite file."""
+    from benchmarks.harness.servers import postgres_database
+
+    sqlite = contextlib.nullcontext(f"sqlite:///{work / 'profile.sqlite3'}")
+    with postgres_database(pg_url) if db == "postgres" else sqlite as database_url:
+        try:
+            yield database_url
+        finally:
+            # Django's connections, closed before the database goes.
+            with contextlib.suppress(Exception):
+                from django.db import connections
+
+                connections.close_all()
+
+
+def configure(database_url: str, words: int) -> None:
+    """This process's environment as the servers get it: no provider, the benchmark model."""
+    for key in ("LLM_PROVIDER", "OPENAI_API_KEY", "GEMINI_API_KEY", "LLM_BASE_URL"):
+        os.environ.pop(key, None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE=os.environ.get("BENCH_SETTINGS", "benchmarks.bench_settings"),
+        DATABASE_URL=database_url,
+        BENCH_WORDS=str(words),
+        BENCH_DELTA_DELAY="0",
+        OPENAI_AGENTS_DISABLE_TRACING="1",
+    )
+
+
+@dataclass
+class Profiled:
+    """``turns`` turns without the profiler, then under it: their times, failures and stats."""
+
+    plain: float
+    elapsed: float
+    errors: list[str]
+    stats: pstats.Stats
+    profiles: ThreadProfiles
+
+
+async def profiled_turns(app: Any, token: str, turns: int, words: int) -> Profiled:
+    """Ten warm-up turns, ``turns`` turns unprofiled, then ``turns`` turns under cProfile."""
+    profiles = ThreadProfiles()
+    profiles.install()
+    main_profiler = cProfile.Profile()
+    try:
+        warm = await _turns(app, token, 10, words)
+        if warm:
+            raise RuntimeError(f"warm-up turns failed: {warm[:3]}")
+        start = time.perf_counter()
+        await _turns(app, token, turns, words)
+        plain = time.perf_counter() - start
+        profiles.enabled = True
+        main_profiler.enable()
+        start = time.perf_counter()
+        try:
+            errors = await _turns(app, token, turns, words)
+        finally:
+            elapsed = time.perf_counter() - start
+            main_profiler.disable()
+            profiles.enabled = False
+    finally:
+        profiles.uninstall()
+    stats = pstats.Stats(main_profiler)
+    for profiler in profiles.profilers:
+        stats.add(profiler)
+    return Profiled(plain, elapsed, errors, stats, profiles)
+
+
+def print_report(run: Profiled, *, turns: int, db: str, words: int, sort: str, top: int) -> None:
+    print(
+        f"{turns} turns ({db}, {words} words each), one at a time, no HTTP server: "
+        f"{run.plain / turns * 1000:.2f} ms per turn without the profiler, "
+        f"{run.elapsed / turns * 1000:.2f} ms under cProfile; {len(run.errors)} failed; "
+        f"{len(run.profiles.profilers)} worker threads profiled and merged."
+    )
+    for error in run.errors[:5]:
+        print("  failed:", error)
+    out = io.StringIO()
+    run.stats.stream = out  # type: ignore[attr-defined]
+    run.stats.sort_stats(sort).print_stats(top)
+    print(out.getvalue())
+
+    hops = run.profiles.hops
+    print(f"sync_to_async work items (thread hops): {sum(hops.values()) / turns:.1f} per turn")
+    for name, count in sorted(hops.items(), key=lambda kv: -kv[1]):
+        print(f"  {count / turns:5.2f}  {name}")
+    print()
+    by_package: dict[str, float] = defaultdict(float)
+    total = 0.0
+    for (filename, _, function), (_, _, tottime, _, _) in run.stats.stats.items():  # type: ignore[attr-defined]
+        by_package[_package(filename, function)] += tottime
+        total += tottime
+    print(
+        "Own time (tottime) by package (Python code) or by function (C code), per turn; "
+        "worker threads and the event loop add up, so this is CPU plus waits, not wall:"
+    )
+    for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"  {name:<32} {seconds / turns * 1000:8.2f} ms  {seconds / total * 100:5.1f} %")
+
+
 def profile(
     *,
     turns: int = 200,
@@ -192,106 +246,18 @@ def profile(
 ) -> int:
     sys.path.insert(0, str(REPO))
     work = Path(tempfile.mkdtemp(prefix="chatkit-profile-"))
-    pg_name = None
     try:
-        if db == "postgres":
-            from urllib.parse import urlsplit, urlunsplit
+        with database(db, pg_url, work) as database_url:
+            configure(database_url, words)
+            from benchmarks.site_tool import main as prepare
 
-            import psycopg
+            token = prepare({"users": 1, "threads": {}})["tokens"][0]
+            from example_project.asgi import application
 
-            pg_name = f"chatkit_profile_{os.getpid()}_{secrets.token_hex(2)}"
-            with psycopg.connect(pg_url, autocommit=True) as connection:
-                connection.execute(f'CREATE DATABASE "{pg_name}"')
-            database_url = urlunsplit(urlsplit(pg_url)._replace(path=f"/{pg_name}"))
-        else:
-            database_url = f"sqlite:///{work / 'profile.sqlite3'}"
-        for key in ("LLM_PROVIDER", "OPENAI_API_KEY", "GEMINI_API_KEY", "LLM_BASE_URL"):
-            os.environ.pop(key, None)
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE=os.environ.get("BENCH_SETTINGS", "benchmarks.bench_settings"),
-            DATABASE_URL=database_url,
-            BENCH_WORDS=str(words),
-            BENCH_DELTA_DELAY="0",
-            OPENAI_AGENTS_DISABLE_TRACING="1",
-        )
-        from benchmarks.site_tool import main as prepare
-
-        token = prepare({"users": 1, "threads": {}})["tokens"][0]
-        from example_project.asgi import application
-
-        async def run() -> tuple[float, list[str]]:
-            warm = await _turns(application, token, 10, words)
-            if warm:
-                raise RuntimeError(f"warm-up turns failed: {warm[:3]}")
-            start = time.perf_counter()
-            await _turns(application, token, turns, words)
-            plain.append(time.perf_counter() - start)
-            profiles.enabled = True
-            main_profiler.enable()
-            start = time.perf_counter()
-            try:
-                errors = await _turns(application, token, turns, words)
-            finally:
-                elapsed = time.perf_counter() - start
-                main_profiler.disable()
-                profiles.enabled = False
-            return elapsed, errors
-
-        plain: list[float] = []
-        profiles = ThreadProfiles()
-        profiles.install()
-        main_profiler = cProfile.Profile()
-        try:
-            elapsed, errors = asyncio.run(run())
-        finally:
-            profiles.uninstall()
-
-        stats = pstats.Stats(main_profiler)
-        for profiler in profiles.profilers:
-            stats.add(profiler)
-        print(
-            f"{turns} turns ({db}, {words} words each), one at a time, no HTTP server: "
-            f"{plain[0] / turns * 1000:.2f} ms per turn without the profiler, "
-            f"{elapsed / turns * 1000:.2f} ms under cProfile; {len(errors)} failed; "
-            f"{len(profiles.profilers)} worker threads profiled and merged."
-        )
-        for error in errors[:5]:
-            print("  failed:", error)
-        out = io.StringIO()
-        stats.stream = out  # type: ignore[attr-defined]
-        stats.sort_stats(sort).print_stats(top)
-        print(out.getvalue())
-
-        hops = sum(profiles.hops.values())
-        print(f"sync_to_async work items (thread hops): {hops / turns:.1f} per turn")
-        for name, count in sorted(profiles.hops.items(), key=lambda kv: -kv[1]):
-            print(f"  {count / turns:5.2f}  {name}")
-        print()
-        by_package: dict[str, float] = defaultdict(float)
-        total = 0.0
-        for (filename, _, function), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-            by_package[_package(filename, function)] += tottime
-            total += tottime
-        print(
-            "Own time (tottime) by package (Python code) or by function (C code), per turn; "
-            "worker threads and the event loop add up, so this is CPU plus waits, not wall:"
-        )
-        for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:25]:
-            print(f"  {name:<32} {seconds / turns * 1000:8.2f} ms  {seconds / total * 100:5.1f} %")
-        return 0 if not errors else 1
+            run = asyncio.run(profiled_turns(application, token, turns, words))
+            print_report(run, turns=turns, db=db, words=words, sort=sort, top=top)
+            return 0 if not run.errors else 1
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        if pg_name:
-            import psycopg
-
-            with (
-                contextlib.suppress(Exception),
-                psycopg.connect(pg_url, autocommit=True) as connection,
-            ):
-                connection.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
 
 
