@@ -22,7 +22,7 @@ from chatkit_backend.offline import LABEL
 from chatkit_backend.testing import ChatKitClient
 
 from .browser import needs_chromium, screenshot
-from .example_server import ExampleSite, Server, example_database, site_environment
+from .example_server import REPO, ExampleSite, Server, example_database, site_environment
 from .fake_provider import FakeProvider
 
 pytestmark = needs_chromium
@@ -414,10 +414,47 @@ def test_a_file_goes_through_the_direct_upload_endpoint(playground, server, prov
     expect(messages(page, "user_message")).to_contain_text("Attached: notes.txt")
 
 
+def test_a_file_can_be_removed_before_sending(playground, server):
+    page = playground
+    with page.expect_response(re.compile(r"/chatkit/api/upload$")) as uploaded:
+        page.get_by_label("Attach a file").set_input_files(
+            {"name": "draft.txt", "mimeType": "text/plain", "buffer": b"not meant to be sent"}
+        )
+    attachment_id = uploaded.value.json()["id"]
+    with page.expect_response(is_op("attachments.delete")) as deleted:
+        page.get_by_role("button", name="Remove draft.txt").click()
+
+    expect(page.get_by_role("list", name="Attached files").locator("li")).to_have_count(0)
+    expect(page.get_by_label("Message")).to_be_focused()
+    assert deleted.value.status == 200
+    assert deleted.value.request.post_data_json["params"] == {"attachment_id": attachment_id}
+    # Gone from the server: deleting it again finds nothing.
+    again = api_as(server, "operator").request("attachments.delete", attachment_id=attachment_id)
+    assert again.status == 404
+
+
+def is_op(op: str) -> Any:
+    """A predicate for ``expect_response``: a protocol request of type ``op``."""
+
+    def matches(response: Any) -> bool:
+        body = response.request.post_data_json if response.url.endswith("/chatkit/api") else {}
+        return (body or {}).get("type") == op
+
+    return matches
+
+
 def test_an_error_event_is_shown(playground, provider):
     page = playground
+    requests = api_requests(page)
+    message = page.get_by_label("Message")
+    message.fill("Hello?")
+    message.press("Shift+Enter")  # a new line, not a send
+    message.press_sequentially("Anyone there?")
+    expect(message).to_have_value("Hello?\nAnyone there?")
+    assert requests == []
+
     provider.fail_next(401)
-    send(page, "Hello?")
+    message.press("Enter")
     error = page.get_by_role("alert")
     expect(error).to_contain_text("Error from the server:")
     expect(error).to_contain_text("rejected the API key")
@@ -473,9 +510,10 @@ def test_example_page_without_the_cdn_offers_the_console_and_it_streams(page, of
     expect(reply).to_contain_text('You said: "Hello from the fallback"')
     idle(page)
     expect(reply.locator("strong").first).to_have_text(LABEL.strip("*"))
-    console.get_by_text("Raw events").click()  # the collapsed pane opens by keyboard or mouse
-    assert page.locator('[data-ck="events"] > li').count() > 3
     screenshot(page, "fallback")
+    console.get_by_text("Raw events").click()  # the collapsed pane opens
+    expect(page.locator('[data-ck="events"] > li').first).to_be_visible()
+    assert page.locator('[data-ck="events"] > li').count() > 3
 
 
 # A stand-in for chatkit.js that defines the element and reports ready, as the real one does.
@@ -502,3 +540,57 @@ def test_example_page_with_a_working_widget_keeps_the_console_hidden(page, offli
     expect(page.locator("#chatkit-load-note")).to_be_hidden()
     expect(page.locator("[data-chatkit-console]")).to_be_hidden()
     assert requests == []
+
+
+# -- the markdown subset, on its own ----------------------------------------------------------
+
+CONSOLE_JS = REPO / "chatkit_backend" / "static" / "chatkit_backend" / "console.js"
+MARKDOWN_CASES = [
+    ("plain <b>text</b> & more", "<p>plain &lt;b&gt;text&lt;/b&gt; &amp; more</p>"),
+    (
+        "**bold** and *it* and _it_ and `co*de*`",
+        "<p><strong>bold</strong> and <em>it</em> and <em>it</em> and <code>co*de*</code></p>",
+    ),
+    ("snake_case_name and 2 * 3 * 4", "<p>snake_case_name and 2 * 3 * 4</p>"),
+    ("one\ntwo\n\nthree", "<p>one<br>two</p><p>three</p>"),
+    (
+        "# Title\n1. a\n2. **b**",
+        "<p><strong>Title</strong></p><ol><li>a</li><li><strong>b</strong></li></ol>",
+    ),
+    ("```js\nalert('<x>')\n```", "<pre><code>alert('&lt;x&gt;')</code></pre>"),
+    ("```\nstill streaming", "<pre><code>still streaming</code></pre>"),
+    (
+        "[a](https://example.com/?q=1&r=2)",
+        '<p><a href="https://example.com/?q=1&amp;r=2" rel="noopener noreferrer nofollow" '
+        'target="_blank">a</a></p>',
+    ),
+    (
+        "[x](JaVaScRiPt:alert(1)) [y](data:text/html,hi) [z](/relative) [w](//host/path)",
+        "<p>x y z w</p>",
+    ),
+    (
+        "[Foo](https://en.wikipedia.org/wiki/Foo_(bar)).",
+        '<p><a href="https://en.wikipedia.org/wiki/Foo_(bar)" rel="noopener noreferrer nofollow" '
+        'target="_blank">Foo</a>.</p>',
+    ),
+    (
+        '[q](https://e.com/"onmouseover="alert(1))',
+        '<p><a href="https://e.com/%22onmouseover=%22alert(1)" rel="noopener noreferrer nofollow" '
+        'target="_blank">q</a></p>',
+    ),
+]
+
+
+@pytest.mark.parametrize(("markdown", "html"), MARKDOWN_CASES)
+def test_markdown_subset_is_built_from_text(browser_context, markdown, html):
+    page = browser_context.new_page()
+    page.add_script_tag(path=str(CONSOLE_JS))
+    rendered = page.evaluate(
+        """(text) => {
+          const box = document.createElement("div");
+          box.appendChild(window.ChatKitConsole.renderMarkdown(text));
+          return box.innerHTML;
+        }""",
+        markdown,
+    )
+    assert rendered == html

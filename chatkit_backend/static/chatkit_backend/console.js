@@ -13,8 +13,9 @@
 
   // -- a small, safe markdown subset -----------------------------------------------------
 
-  // Code spans, bold, italics and links; anything else stays text.
-  const INLINE = /(`+)([^`]+?)\1|\*\*(.+?)\*\*|__(.+?)__|\*(?!\s)(.+?)\*|\b_(?!\s)(.+?)_\b|\[([^\]\n]+)\]\(([^)\s]+)\)/;
+  // Code spans, bold, italics and links (one level of parentheses inside a URL); anything
+  // else stays text.
+  const INLINE = /(`+)([^`]+?)\1|\*\*(.+?)\*\*|__(.+?)__|\*(?!\s)(.+?)\*|\b_(?!\s)(.+?)_\b|\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)/;
 
   function safeHref(href) {
     try {
@@ -127,7 +128,10 @@
   class HttpError extends Error {
     constructor(status, statusText, payload) {
       const detail = payload && (payload.error ? payload.error.message : payload.detail);
-      super(`HTTP ${status}${statusText ? " " + statusText : ""}: ${detail || "the request failed."}`);
+      let hint = "";
+      if (status === 401) hint = " Log in again.";
+      else if (status === 403 && /CSRF/.test(detail || "")) hint = " Reload the page for a fresh token.";
+      super(`HTTP ${status}${statusText ? " " + statusText : ""}: ${detail || "the request failed."}${hint}`);
       this.status = status;
     }
   }
@@ -172,6 +176,7 @@
       this.items = new Map(); // item id -> {node, item}
       this.pending = []; // uploaded attachments for the next message: {id, name}
       this.controller = null; // the running stream's AbortController
+      this.uploading = false; // a file is on its way: sending waits for it
       this.started = false;
       this.bind();
       const fallbackFor = root.dataset.fallbackFor;
@@ -274,8 +279,10 @@
     }
 
     setStreaming(streaming) {
-      this.parts.send.disabled = streaming;
+      const stopHadFocus = document.activeElement === this.parts.stop;
+      this.parts.send.disabled = streaming || this.uploading;
       this.parts.stop.disabled = !streaming;
+      if (stopHadFocus) this.parts.message.focus(); // not lost on a disabled button
       // Screen readers announce the log's changes once the answer is complete, not per delta.
       this.parts.transcript.setAttribute("aria-busy", streaming ? "true" : "false");
     }
@@ -348,26 +355,20 @@
       if (item.type === "end_of_turn") return;
       let entry = this.items.get(item.id);
       if (!entry) {
-        const node = element("article", undefined, "ck-message");
-        entry = { node, item, texts: [] };
+        entry = { node: element("article") };
         this.items.set(item.id, entry);
         this.parts.empty.hidden = true;
-        this.append(node);
       }
       entry.item = item;
       entry.texts = (item.content || []).map((part) => part.text || "");
       this.draw(entry);
     }
 
-    append(node) {
-      const transcript = this.parts.transcript;
-      const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 40;
-      transcript.appendChild(node);
-      if (atBottom) transcript.scrollTop = transcript.scrollHeight;
-    }
-
+    /** (Re)build an item's node from its JSON, keeping the log scrolled to its end. */
     draw(entry) {
       const { node, item } = entry;
+      const transcript = this.parts.transcript;
+      const atEnd = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 60;
       node.className = "ck-message";
       node.dataset.itemId = item.id;
       node.dataset.type = item.type;
@@ -387,17 +388,15 @@
       }
       node.replaceChildren(speaker, body);
       if (entry.stopped) node.appendChild(element("div", "Stopped: the answer so far is kept.", "ck-note"));
-      const transcript = this.parts.transcript;
-      if (transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80) {
-        transcript.scrollTop = transcript.scrollHeight;
-      }
+      if (!node.isConnected) transcript.appendChild(node);
+      if (atEnd) transcript.scrollTop = transcript.scrollHeight;
     }
 
     // -- sending and streaming --
 
     async send() {
       const text = this.parts.message.value.trim();
-      if (this.controller) return;
+      if (this.controller || this.uploading) return;
       if (!text) {
         this.fail("Write a message first.");
         this.parts.message.focus();
@@ -584,6 +583,7 @@
           throw new Error(`${file.name} is larger than the ${maxBytes} bytes allowed.`);
         }
         this.say(`Uploading ${file.name}…`);
+        this.uploading = this.parts.send.disabled = true;
         const form = new FormData();
         form.append("file", file, file.name);
         const response = await this.post(this.root.dataset.uploadUrl, form);
@@ -596,6 +596,8 @@
         this.fail(error);
       } finally {
         input.value = "";
+        this.uploading = false;
+        this.parts.send.disabled = Boolean(this.controller);
       }
     }
 
