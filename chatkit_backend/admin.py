@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from . import models
+from .console.admin import PlaygroundAdmin
 from .transcript import TranscriptLine, describe
 
 TRANSCRIPT_LIMIT = 500
@@ -96,3 +97,7 @@ class TurnUsageAdmin(ReadOnlyAdmin):
     list_display = ("thread", "provider", "model", "input_tokens", "output_tokens", "created_at")
     list_filter = ("provider", "model")
     list_select_related = ("thread",)
+
+
+# The protocol console, for staff with chatkit_backend.use_playground (see console/admin.py).
+admin.site.register(models.Playground, PlaygroundAdmin)

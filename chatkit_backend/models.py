@@ -167,3 +167,19 @@ class TurnUsage(OwnedModel):
 
     def __str__(self) -> str:
         return f"{self.thread_id}: {self.total_tokens} tokens"
+
+
+class Playground(Thread):
+    """The admin's Playground (``chatkit_backend.console``): no table and no rows of its own.
+
+    A proxy model only so the console has an entry in the admin index and a permission of its
+    own, ``chatkit_backend.use_playground``. Holding it grants nothing on other people's
+    threads: in the Playground, staff chat as themselves through ``chatkit/api``.
+    """
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        permissions = [("use_playground", _("Can chat with the agent in the admin Playground"))]
+        verbose_name = _("playground")
+        verbose_name_plural = _("playground")

@@ -6,8 +6,17 @@ Streaming answers need ASGI: under WSGI Django reads the whole answer before sen
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 
 application = get_asgi_application()
+
+if settings.DEBUG:
+    # Static files (the admin's CSS, the protocol console's script) under any ASGI server in
+    # development, as runserver does; in production run collectstatic and serve STATIC_ROOT
+    # from the proxy (or WhiteNoise).
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    application = ASGIStaticFilesHandler(application)

@@ -1,0 +1,57 @@
+"""The admin's Playground: the protocol console as a page of Django admin.
+
+It hangs off a proxy model (``models.Playground``) so that it is listed in the admin index and
+the sidebar of any ``AdminSite``, next to the app's other entries, for exactly the users who
+may open it; a custom ``AdminSite`` subclass would force every project to swap its admin site.
+The entry's changelist *is* the page; the add, change, delete and history views are not
+routed at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
+
+from . import PERMISSION
+
+
+class PlaygroundAdmin(admin.ModelAdmin):
+    """Staff holding ``chatkit_backend.use_playground`` (and superusers) chat as themselves."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(PERMISSION)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name="{}_{}_changelist".format(*info))]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Playground"),
+            "subtitle": None,
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "chatkit_backend/admin/playground.html", context)
