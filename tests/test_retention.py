@@ -30,7 +30,7 @@ from django.test import Client
 from django.utils import timezone
 from pydantic import TypeAdapter
 
-from chatkit_backend import models
+from chatkit_backend import models, retention
 from chatkit_backend.testing import ChatKitClient
 from chatkit_backend.threads import append_item
 
@@ -235,6 +235,29 @@ def test_a_thread_with_recent_activity_is_kept(alice, model, media):
     alice.chatkit.send(thread_id, "I am back")  # activity moves updated_at to now
     run("chatkit_purge", "--older-than", "90")
     assert models.Thread.objects.filter(id=thread_id).exists()
+
+
+def test_a_thread_that_comes_back_to_life_during_the_purge_is_kept(
+    alice, model, media, monkeypatch
+):
+    first, second = alice.chat(model, "first"), alice.chat(model, "second")
+    age(first)
+    age(second)
+    real_pages = retention.pages
+
+    def pages_then_a_message_arrives(queryset, size, keys=("pk",)):
+        # Between reading a page of thread ids and deleting them, the user writes in one.
+        for page in real_pages(queryset, size, keys):
+            if queryset.model is models.Thread:
+                models.Thread.objects.filter(id=second).update(updated_at=timezone.now())
+            yield page
+
+    monkeypatch.setattr(retention, "pages", pages_then_a_message_arrives)
+    output = run("chatkit_purge", "--older-than", "90")
+    assert "kept 1 thread active again meanwhile" in output
+    assert "Deleted 1 thread, 2 items" in output
+    assert list(models.Thread.objects.values_list("id", flat=True)) == [second]
+    assert models.ThreadItem.objects.filter(thread_id=second).count() == 2
 
 
 def test_titles_cannot_drive_the_operators_terminal(alice, model, media):
