@@ -112,6 +112,18 @@ def test_only_wsgi_warns(settings):
     assert report.code == 0  # a warning: it may run under uvicorn without the setting
 
 
+def test_asgi_application_that_is_not_an_application_fails(settings):
+    settings.ASGI_APPLICATION = "chatkit_backend.conf.DEFAULTS"  # imports, but is a dict
+    [(_, _, message, _)] = run_doctor().of("asgi", "FAIL")
+    assert "is not an application" in message
+
+
+def test_runserver_without_daphne_warns_in_development(settings):
+    settings.DEBUG = True
+    [(_, _, message, fix)] = run_doctor().of("asgi", "WARN")
+    assert "'daphne' is not in INSTALLED_APPS" in message and "daphne" in fix
+
+
 def test_daphne_after_staticfiles_warns(monkeypatch):
     # The setting alone: loading daphne's app would register its system checks for the rest
     # of the session, so the app registry is left alone.
@@ -263,6 +275,18 @@ def test_csrf_trusted_origins(settings):
 def test_origin_must_be_an_origin(value):
     with pytest.raises(CommandError, match="origin"):
         call_command("chatkit_doctor", "--origin", value, stdout=io.StringIO())
+
+
+def test_api_url_must_be_a_url():
+    with pytest.raises(CommandError, match="not a URL"):
+        call_command(
+            "chatkit_doctor",
+            "--origin",
+            "https://a.example",
+            "--api-url",
+            "api.example/x",
+            stdout=io.StringIO(),
+        )
 
 
 # -- the domain key ------------------------------------------------------------------------
