@@ -92,6 +92,12 @@ DEFAULTS: dict[str, Any] = {
     "LLM_MAX_RETRIES": 2,
     # Export Agents SDK traces to OpenAI. ``None``: only when an OpenAI key is configured.
     "TRACING": None,
+    # Days without activity after which ``chatkit_purge`` deletes a thread; None keeps
+    # everything (the command then needs ``--older-than``).
+    "RETENTION_DAYS": None,
+    # The ChatKit widget's ``domainKey`` for this site's pages (any non-empty placeholder
+    # works on localhost); ``chatkit_doctor`` checks it.
+    "DOMAIN_KEY": None,
 }
 
 ENVIRONMENT_KEYS = ("LLM_PROVIDER", "LLM_MODEL", "LLM_BASE_URL", "OPENAI_API_KEY", "GEMINI_API_KEY")

@@ -186,11 +186,11 @@ CORS_URLS_REGEX = r"^/(chatkit|api)/.*$"
 CHATKIT_BACKEND = {
     # The agent that answers: resolved on every request, so it can depend on the user.
     "AGENT": "example_project.demo.agents.build_agent",
+    # The ChatKit widget's domain key (the page passes it to the widget). Any non-empty
+    # placeholder works on localhost; a public host must be on your OpenAI domain allowlist,
+    # with the key it gives you. `manage.py chatkit_doctor --origin ...` checks it.
+    "DOMAIN_KEY": os.environ.get("CHATKIT_DOMAIN_KEY", "domain_pk_localhost_dev"),
 }
-
-# The ChatKit widget's domain key. Any non-empty placeholder works on localhost; a public
-# host must be on your OpenAI domain allowlist, with the key it gives you.
-CHATKIT_DOMAIN_KEY = os.environ.get("CHATKIT_DOMAIN_KEY", "domain_pk_localhost_dev")
 
 # EXAMPLE ONLY: when on (by default, whenever DEBUG is on), the page at / logs every visitor
 # in as a "demo" user created on the fly, so a newcomer can chat without creating an account.

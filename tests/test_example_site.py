@@ -144,7 +144,7 @@ def test_settings_defaults(monkeypatch):
     assert settings.CORS_ALLOWED_ORIGINS == []
     assert not getattr(settings, "CORS_ALLOW_ALL_ORIGINS", False)
     assert settings.CHATKIT_BACKEND["AGENT"] == "example_project.demo.agents.build_agent"
-    assert settings.CHATKIT_DOMAIN_KEY
+    assert settings.CHATKIT_BACKEND["DOMAIN_KEY"] == "domain_pk_localhost_dev"
 
 
 def test_settings_from_environment(monkeypatch):

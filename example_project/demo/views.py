@@ -32,7 +32,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "maxSize": int(conf.ATTACHMENT_MAX_BYTES),
             "accept": {mime_type: [] for mime_type in conf.ATTACHMENT_ALLOWED_TYPES},
         },
-        "domainKey": settings.CHATKIT_DOMAIN_KEY,
+        "domainKey": conf.DOMAIN_KEY,
         "csrfCookieName": settings.CSRF_COOKIE_NAME,
         # For when the cookie cannot be read (CSRF_COOKIE_HTTPONLY); after login() rotated it.
         "csrfToken": get_token(request),
