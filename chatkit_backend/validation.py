@@ -2,8 +2,8 @@
 
 A typo'd or invented field is a client bug (or a probe) that would otherwise be silently
 dropped. ``ActionConfig`` fields that ChatKit.js sends with every widget action
-(``handler``, ``loadingBehavior``, ``streaming``) are known; ``metadata`` and free-form values
-(action payloads, client tool results) are never inspected.
+(``handler``, ``loadingBehavior``, ``streaming``) are known; free-form values (``metadata``,
+tag data, action payloads, client tool results) are never inspected.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 
 from chatkit.actions import Action, ActionConfig
 from pydantic import BaseModel
+
+from .limits import fields_of
 
 EXTRA_KNOWN_FIELDS: dict[type, set[str]] = {Action: set(ActionConfig.model_fields)}
 
@@ -29,9 +31,8 @@ def unknown_fields(value: Any, raw: Any, path: tuple[Any, ...] = ()) -> list[tup
     """Paths of keys in ``raw`` (parsed JSON) that the validated ``value`` has no field for."""
     if isinstance(value, BaseModel) and isinstance(raw, dict):
         found = [(*path, key) for key in raw if key not in _known_fields(value)]
-        for name, info in type(value).model_fields.items():
-            key = info.alias or name
-            if key in raw and key != "metadata":
+        for name, key, free_form in fields_of(type(value)):
+            if key in raw and not free_form:
                 found += unknown_fields(getattr(value, name), raw[key], (*path, key))
         return found
     if isinstance(value, list) and isinstance(raw, list):
@@ -83,3 +84,9 @@ def unstorable_text(body: str | bytes | bytearray, raw: Any) -> tuple[Any, ...] 
         elif isinstance(value, list):
             stack.extend(((*path, index), item) for index, item in enumerate(value))
     return None
+
+
+def refuse_constant(name: str) -> Any:
+    """``json.loads``' hook for ``NaN`` and ``Infinity``: not JSON, and PostgreSQL's ``jsonb``
+    refuses them (the turn would fail after the thread was written)."""
+    raise ValueError(f"{name} is not a JSON value")
