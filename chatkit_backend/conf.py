@@ -95,8 +95,10 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_MODEL_MAX_BYTES": 8 * 1024 * 1024,
     # Upper bound on ``limit`` for threads.list and items.list.
     "MAX_PAGE_SIZE": 100,
-    # Maximum request body accepted by the protocol endpoint, in bytes.
-    "MAX_REQUEST_BYTES": 1_000_000,
+    # Maximum request body accepted by the protocol endpoint, in bytes. Room for a message
+    # of MAX_MESSAGE_CHARS astral characters sent as \u escapes (12 bytes each); raise it
+    # with MAX_MESSAGE_CHARS, or for dictation (input.transcribe carries the audio).
+    "MAX_REQUEST_BYTES": 256 * 1024,
     # Model provider configuration. ``None`` means: read the environment variable of the
     # same name. Settings win over the environment.
     "LLM_PROVIDER": None,

@@ -19,7 +19,17 @@ import json
 import types
 from collections.abc import Iterator
 from functools import cache
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    ForwardRef,
+    Literal,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from chatkit.types import (
     ChatKitReq,
@@ -47,6 +57,25 @@ def _where(path: Path) -> str:
 # -- the number of values --------------------------------------------------------------------
 
 
+def containers_exceed(body: bytes | bytearray | str, limit: int) -> bool:
+    """Whether the JSON text ``body`` holds more than ``limit`` objects and arrays, found
+    without decoding it.
+
+    Decoding is what makes them costly: each one is an object the garbage collector tracks,
+    and a few hundred thousand of them set off full collections that hold the GIL for a
+    quarter of a second. A count of brackets is an upper bound (strings may hold brackets);
+    only a body past it is looked at closely, with string contents set aside (escapes first,
+    so an escaped quote does not end a string).
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    unescaped = bytes(body).replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(unescaped.split(b'"')[::2])
+    return outside_strings.count(b"[") + outside_strings.count(b"{") > limit
+
+
 def count_exceeds(raw: Any, limit: int) -> bool:
     """Whether parsed JSON holds more than ``limit`` values (stops counting once it does)."""
     count = 0
@@ -63,12 +92,22 @@ def count_exceeds(raw: Any, limit: int) -> bool:
     return False
 
 
+def _too_many_values(limit: int) -> RequestError:
+    return RequestError(f"The request holds more than {limit} JSON values.", code="too_many_values")
+
+
+def check_containers(body: bytes | bytearray | str) -> None:
+    """Before decoding: refuse a body with more objects and arrays than ``MAX_JSON_VALUES``."""
+    limit = int(conf.MAX_JSON_VALUES)
+    if containers_exceed(body, limit):
+        raise _too_many_values(limit)
+
+
 def check_value_count(raw: Any) -> None:
+    """After decoding: refuse a body with more values of any kind than ``MAX_JSON_VALUES``."""
     limit = int(conf.MAX_JSON_VALUES)
     if count_exceeds(raw, limit):
-        raise RequestError(
-            f"The request holds more than {limit} JSON values.", code="too_many_values"
-        )
+        raise _too_many_values(limit)
 
 
 # -- free-form values ------------------------------------------------------------------------
@@ -88,30 +127,57 @@ def _is_free_form(annotation: Any) -> bool:
     return False
 
 
+def _holds_models(annotation: Any) -> bool:
+    """Whether a value typed ``annotation`` may contain pydantic models."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    if get_origin(annotation) is Literal:
+        return False
+    return any(_holds_models(arg) for arg in get_args(annotation))
+
+
+FREE_FORM, MODELS = "free-form", "models"
+
+
+def _kind(annotation: Any) -> str | None:
+    if isinstance(annotation, TypeVar | ForwardRef):
+        return FREE_FORM  # unresolved: assume the worst, and check it like free-form JSON
+    if _is_free_form(annotation):
+        return FREE_FORM
+    return MODELS if _holds_models(annotation) else None
+
+
 @cache
-def fields_of(model: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
-    """(attribute, JSON key, free-form?) for each field of ``model``."""
-    return tuple(
-        (name, info.alias or name, _is_free_form(info.annotation))
-        for name, info in model.model_fields.items()
-    )
+def fields_of(model: type[BaseModel]) -> tuple[tuple[str, str, str | None], ...]:
+    """(attribute, JSON key, kind) for each field of ``model``: ``FREE_FORM`` for arbitrary
+    JSON, ``MODELS`` for a field that may hold models, ``None`` for plain values."""
+    try:
+        # chatkit's modules postpone annotations: pydantic resolves them for validation but
+        # leaves ForwardRefs in ``model_fields``.
+        hints = get_type_hints(model, include_extras=True)
+    except (NameError, TypeError):
+        hints = {}
+    fields = []
+    for name, info in model.model_fields.items():
+        annotation = hints.get(name, info.annotation)
+        if isinstance(annotation, TypeVar):
+            annotation = info.annotation  # a parametrised generic (``Action[str, Any]``)
+        fields.append((name, info.alias or name, _kind(annotation)))
+    return tuple(fields)
 
 
 def free_form_values(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
     """(path, value) of every free-form field in a validated request, wherever it sits."""
     if isinstance(value, BaseModel):
-        for name, key, free_form in fields_of(type(value)):
-            item = getattr(value, name)
-            if free_form:
-                yield (*path, key), item
-            else:
-                yield from free_form_values(item, (*path, key))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            if isinstance(item, BaseModel):
-                yield from free_form_values(item, (*path, index))
-    elif isinstance(value, dict):
-        for key, item in value.items():
+        for name, key, kind in fields_of(type(value)):
+            if kind is FREE_FORM:
+                yield (*path, key), getattr(value, name)
+            elif kind is MODELS:
+                yield from free_form_values(getattr(value, name), (*path, key))
+        return
+    if isinstance(value, dict | list | tuple):  # of models: content parts, structured answers
+        children = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in children:
             if isinstance(item, BaseModel):
                 yield from free_form_values(item, (*path, key))
 
@@ -130,9 +196,14 @@ def depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+# As the history converter writes tag data and hidden context for the model (``json.dumps``
+# with these options); one encoder, since ``dumps`` with options builds one per call.
+MODEL_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def json_chars(value: Any) -> int:
     """Characters of ``value`` as JSON, as the model (and the stored item) will carry it."""
-    return len(json.dumps(value, ensure_ascii=False, default=str))
+    return len(MODEL_JSON.encode(value))
 
 
 def check_free_form(request: ChatKitReq) -> None:
@@ -157,7 +228,7 @@ def check_free_form(request: ChatKitReq) -> None:
 
 def tag_text(tag: UserMessageTagContent) -> str:
     """A tag as the model reads it (``HistoryConverter`` sends exactly this)."""
-    return f"@{tag.text}: {json.dumps(tag.data, ensure_ascii=False, default=str)}"
+    return f"@{tag.text}: {MODEL_JSON.encode(tag.data)}"
 
 
 def message_chars(input: UserMessageInput) -> int:
@@ -179,7 +250,7 @@ def model_input_chars(request: ChatKitReq) -> int:
             return message_chars(request.params.input)
         case ThreadsCustomActionReq() | ThreadsSyncCustomActionReq():
             action = request.params.action
-            return len(action.type) + json_chars(action.payload)
+            return len(str(action.type)) + json_chars(action.payload)
         case ThreadsAddClientToolOutputReq():
             return json_chars(request.params.result)
         case ThreadsAddStructuredInputReq():

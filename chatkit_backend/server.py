@@ -86,6 +86,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         than the limits allow (``limits``), and ``pydantic.ValidationError`` for one that does
         not fit the protocol.
         """
+        limits.check_containers(body)
         try:
             raw = json.loads(body, parse_constant=refuse_constant)
         except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes that are not text

@@ -8,13 +8,16 @@ threads that could no longer be read, or fed the model what no limit covered.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar, get_args, get_type_hints
 
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
-from chatkit.types import ClientToolCallItem, Page, Thread, WidgetItem
+from chatkit.types import ChatKitReq, ClientToolCallItem, Page, Thread, WidgetItem
+from pydantic import BaseModel
 
 from chatkit_backend import models
+from chatkit_backend.limits import FREE_FORM, fields_of
 from chatkit_backend.server import DjangoChatKitServer
 from chatkit_backend.testing import ChatKitClient, message_input, override_agent
 from tests.live_server import LiveServer
@@ -233,6 +236,49 @@ def test_too_many_json_values_are_refused_before_validation(api, settings):
     assert snapshot() == ([], [], [])
 
 
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in get_args(annotation):
+        yield from _models_in(arg)
+
+
+def _request_models() -> set[type[BaseModel]]:
+    """Every model a ChatKit request body can contain."""
+    seen: set[type[BaseModel]] = set()
+    stack = list(_models_in(ChatKitReq))
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            hints = get_type_hints(model)
+            annotation = info.annotation if name not in hints else hints[name]
+            if isinstance(annotation, TypeVar):
+                annotation = info.annotation
+            stack.extend(_models_in(annotation))
+    return seen
+
+
+def test_every_free_form_field_of_the_protocol_is_found():
+    # The limits find free-form fields from chatkit's own types; a new one in a later chatkit
+    # must not slip past them, and none may hide behind an unresolved annotation.
+    found = {
+        (model.__name__, key)
+        for model in _request_models()
+        for _, key, kind in fields_of(model)
+        if kind == FREE_FORM
+    }
+    requests = {model.__name__ for model in _models_in(ChatKitReq)}
+    assert {name for name, key in found if key == "metadata"} == requests
+    assert {item for item in found if item[1] != "metadata"} == {
+        ("UserMessageTagContent", "data"),
+        ("Action[str, Any]", "payload"),
+        ("ThreadAddClientToolOutputParams", "result"),
+    }
+
+
 # -- 9. everything a request adds to model input is bounded -----------------------------------
 
 
@@ -369,11 +415,21 @@ def test_an_authenticated_body_is_parsed_once(api, settings):
     assert CountingServer.parsed == 1
 
 
-def test_the_default_body_limit_leaves_room_for_the_longest_message(settings):
-    # Four bytes a character (UTF-8's worst case), and the JSON around it.
+def test_the_longest_message_fits_in_the_default_body_limit(api, model):
+    # The worst encoding of the longest message: astral characters, each sent as a \u
+    # surrogate pair (12 bytes), as a client that escapes everything would.
     from chatkit_backend.conf import DEFAULTS
 
-    assert DEFAULTS["MAX_REQUEST_BYTES"] >= 4 * DEFAULTS["MAX_MESSAGE_CHARS"] + 10_000
+    text = "\U0001f600" * DEFAULTS["MAX_MESSAGE_CHARS"]
+    body = json.dumps({"type": "threads.create", "params": {"input": message_input(text)}})
+    assert len(body) <= DEFAULTS["MAX_REQUEST_BYTES"]
+    model.enqueue([assistant_message("ok")])
+    response = api.post(body)
+    assert response.status == 200 and response.is_stream, response.content[:300]
+    assert (
+        models.ThreadItem.objects.filter(type="user_message").get().data["content"][0]["text"]
+        == text
+    )
 
 
 def test_an_invalid_body_counts_against_the_request_rate(chatkit_client, settings):
