@@ -153,20 +153,9 @@ def main() -> None:
             ).splitlines()[-1]
         )
         port = free_port()
+        uvicorn = "uvicorn example_project.asgi:application --host 127.0.0.1 --no-access-log"
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "example_project.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            [sys.executable, "-m", *uvicorn.split(), "--port", str(port)],
             cwd=repo,
             env=env,
             stdout=subprocess.DEVNULL,  # a refused request logs a warning line each

@@ -79,6 +79,14 @@ def assert_refused(response, status: int, code: str) -> None:
     assert error["message"]
 
 
+def assert_refused_whole(api: ChatKitClient, body: Any, code: str, model: ScriptedModel) -> None:
+    """``body`` gets a 400 ``code``, the database is as it was, and the model never ran."""
+    before = snapshot()
+    assert_refused(api.post(json.dumps(body)), 400, code)
+    assert snapshot() == before
+    assert not model.calls
+
+
 def assert_thread_reads(api: ChatKitClient, thread_id: str) -> Thread:
     """``threads.get_by_id`` and ``items.list`` still answer, parsed as the widget parses them."""
     thread = api.get_thread(thread_id)
@@ -173,11 +181,8 @@ def test_free_form_json_deeper_than_the_limit_is_refused(
 ):
     limit_settings(settings, MAX_JSON_DEPTH=8)
     thread, item = widget_thread
-    before = snapshot()
     too_deep = _free_form_bodies(thread, item, {"k": nested(8)})[field]  # 9 levels
-    assert_refused(api.post(json.dumps(too_deep)), 400, "json_too_deep")
-    assert snapshot() == before
-    assert not model.calls
+    assert_refused_whole(api, too_deep, "json_too_deep", model)
     assert_thread_reads(api, thread)
 
 
@@ -187,11 +192,8 @@ def test_free_form_json_larger_than_the_limit_is_refused(
 ):
     limit_settings(settings, MAX_JSON_CHARS=1000, MAX_MESSAGE_CHARS=100_000)
     thread, item = widget_thread
-    before = snapshot()
     too_large = _free_form_bodies(thread, item, {"k": "x" * 1000})[field]
-    assert_refused(api.post(json.dumps(too_large)), 400, "json_too_large")
-    assert snapshot() == before
-    assert not model.calls
+    assert_refused_whole(api, too_large, "json_too_large", model)
 
 
 def test_free_form_json_within_the_limits_works(api, widget_thread, model, settings):
@@ -327,11 +329,8 @@ def test_model_input_past_the_limit_is_refused_whichever_field_carries_it(
     # payload reached the model and were replayed from history on every later turn.
     limit_settings(settings, MAX_MESSAGE_CHARS=1000, MAX_JSON_CHARS=100_000)
     thread, item = widget_thread
-    before = snapshot()
     body = _model_input_bodies(thread, item, 1001)[way]
-    assert_refused(api.post(json.dumps(body)), 400, "message_too_long")
-    assert snapshot() == before
-    assert not model.calls
+    assert_refused_whole(api, body, "message_too_long", model)
 
 
 def test_a_client_tool_result_counts_as_model_input(api, settings):
