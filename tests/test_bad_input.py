@@ -56,6 +56,11 @@ BAD_BODIES = [
         for text in ("a\u0000b", "\ud800", "x\udfff")
     ],
     b'{"type": "threads.list", "params": {}, "metadata": {"k\\u0000": 1}}',
+    # Not JSON, though Python's decoder takes them; no database stores them as JSON.
+    b'{"type": "threads.list", "params": {}, "metadata": {"x": NaN}}',
+    b'{"type": "threads.create", "params": {"input": {"content": [{"type": "input_tag", '
+    b'"id": "t", "text": "t", "data": {"x": -Infinity}}], "attachments": [], '
+    b'"inference_options": {}}}}',
 ]
 
 
