@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pydantic import TypeAdapter
 
-from . import models, signing
+from . import models, quotas, signing
 from .conf import conf
 from .context import RequestContext
 from .exceptions import RequestError
@@ -93,6 +93,8 @@ def check_declared(size: int | None, mime_type: str) -> None:
     ``sniff`` decide the type, since browsers send ``application/octet-stream`` for any
     extension they do not know.
     """
+    if size is not None and size < 0:
+        raise RequestError("The declared size cannot be negative.", code="invalid_size")
     check_size(size)
     base_type = mime_type.split(";", 1)[0].strip().lower()
     if base_type not in conf.ATTACHMENT_ALLOWED_TYPES:
@@ -218,9 +220,10 @@ def finish_presigned_upload(attachment_id: str) -> bool:
                 size = handle.tell()  # of the copy read, which may differ from the object now
                 if size > int(conf.ATTACHMENT_MAX_BYTES):
                     raise too_large()
+                quotas.admit(quotas.owner_of(row), adding=size, replacing=row.id)
                 handle.seek(0)
                 file_name = storage.save(storage_name(attachment_id), handle)
-        except UploadRefused:
+        except (UploadRefused, quotas.QuotaExceeded):
             storage.delete(incoming)
             raise
         moved = file_name != incoming
@@ -233,6 +236,16 @@ def finish_presigned_upload(attachment_id: str) -> bool:
     if moved:
         storage.delete(incoming)
     return True
+
+
+def _admit_two_phase(
+    attachment: Attachment, context: RequestContext, declared: int, file_name: str
+) -> None:
+    from .store import DjangoStore
+
+    # The declared size is the client's word: the bytes are counted again when they arrive.
+    with quotas.admitting(context.owner, adding=declared, new=True):
+        DjangoStore()._save_attachment(attachment, context, file_name=file_name)
 
 
 class DjangoAttachmentStore(AttachmentStore[RequestContext]):
@@ -267,14 +280,12 @@ class DjangoAttachmentStore(AttachmentStore[RequestContext]):
         attachment = build_attachment(
             attachment_id, display_name(input.name), mime_type, context, descriptor
         )
-        if presigned is not None:
-            # Where the bytes will be, so they can be found and checked once they arrive. The
-            # server then saves the rest of the metadata (Store.save_attachment).
-            from .store import DjangoStore
-
-            await sync_to_async(DjangoStore()._save_attachment)(
-                attachment, context, file_name=incoming_name(attachment_id)
-            )
+        # The row is written now, under the owner's upload lock, so the pending uploads
+        # counted are the ones there are; a presigned upload's row also says where the bytes
+        # will be, to find and check them once they arrive. The server then saves the same
+        # metadata again (Store.save_attachment).
+        file_name = incoming_name(attachment_id) if presigned is not None else ""
+        await sync_to_async(_admit_two_phase)(attachment, context, input.size, file_name)
         return attachment
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
@@ -299,6 +310,7 @@ def complete_upload(attachment_id: str, file: IO[bytes], size: int) -> Attachmen
             raise NotFoundError(attachment_id)
         if size > int(conf.ATTACHMENT_MAX_BYTES):
             raise too_large()
+        quotas.admit(quotas.owner_of(row), adding=size, replacing=row.id)
         detected = sniff(file, row.mime_type)
         if detected != row.mime_type:
             raise UploadRefused(

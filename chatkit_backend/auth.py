@@ -1,7 +1,8 @@
 """Who is asking: DRF authentication classes turned into a request context.
 
 Session authentication enforces Django's CSRF check (as DRF's own views do), so the page's
-``fetch`` must send the token; bearer tokens (SimpleJWT) need no CSRF token.
+``fetch`` must send the token; bearer tokens (SimpleJWT) need no CSRF token. Anonymous
+visitors (``ALLOW_ANONYMOUS``) are held to the same CSRF check as logged-in sessions.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 
 from .agents import load
+from .clients import client_address
 from .conf import conf
 from .context import Owner, RequestContext
 from .exceptions import RequestError
@@ -54,6 +57,24 @@ def _challenge(request: HttpRequest, authenticators: list[Any]) -> str | None:
     return None
 
 
+def readable(detail: Any) -> str:
+    """DRF's error detail as a sentence: SimpleJWT nests its message in a dict (with the
+    token's per-type messages), which ``str()`` would turn into Python reprs."""
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return readable(detail["detail"])
+        return " ".join(readable(value) for value in detail.values())
+    if isinstance(detail, list | tuple):
+        return " ".join(readable(value) for value in detail)
+    return str(detail)
+
+
+def _refused(error: exceptions.APIException) -> AuthenticationError:
+    return AuthenticationError(
+        readable(error.detail), status=error.status_code, code="permission_denied"
+    )
+
+
 def preferred_locale(request: HttpRequest) -> str | None:
     """The first language of ``Accept-Language``, where the widget sends its locale."""
     header = request.headers.get("Accept-Language", "")
@@ -73,19 +94,23 @@ def authenticate(request: HttpRequest) -> RequestContext:
         user = drf_request.user
     except exceptions.AuthenticationFailed as error:
         raise AuthenticationError(
-            str(error.detail),
+            readable(error.detail),
             status=401,
             code="authentication_failed",
             challenge=_challenge(request, authenticators),
         ) from None
     except exceptions.APIException as error:  # CSRF failure is a PermissionDenied
-        raise AuthenticationError(
-            str(error.detail), status=error.status_code, code="permission_denied"
-        ) from None
+        raise _refused(error) from None
 
     if user is not None and user.is_authenticated:
         owner = Owner(user_id=user.pk)
     elif conf.ALLOW_ANONYMOUS and hasattr(request, "session"):
+        # A visitor's session cookie is a credential like a logged-in one: another site's page
+        # must not be able to use it (DRF checks CSRF only for a logged-in session).
+        try:
+            SessionAuthentication().enforce_csrf(drf_request)
+        except exceptions.PermissionDenied as error:
+            raise _refused(error) from None
         if not request.session.session_key:
             request.session.save()
         owner = Owner(session_key=request.session.session_key)
@@ -97,4 +122,10 @@ def authenticate(request: HttpRequest) -> RequestContext:
             code="not_authenticated",
             challenge=_challenge(request, authenticators) or 'Session realm="api"',
         )
-    return RequestContext(owner=owner, user=user, request=request, locale=preferred_locale(request))
+    return RequestContext(
+        owner=owner,
+        user=user,
+        request=request,
+        locale=preferred_locale(request),
+        client_address=client_address(request),
+    )

@@ -94,3 +94,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
             )
         )
     return messages
+
+
+# Limits read as whole numbers on every request: a wrong type would fail there, as a 500.
+WHOLE_NUMBER_LIMITS = (
+    "MAX_REQUEST_BYTES",
+    "MAX_MESSAGE_CHARS",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_CHARS",
+    "MAX_JSON_VALUES",
+    "TRUSTED_PROXIES",
+)
+OPTIONAL_LIMITS = ("ATTACHMENT_QUOTA_BYTES", "ATTACHMENT_MAX_PENDING")
+
+
+@register(Tags.compatibility)
+def check_limits(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    if not isinstance(getattr(settings, "CHATKIT_BACKEND", {}), dict):
+        return []  # E001 says so
+    messages = []
+    for key in WHOLE_NUMBER_LIMITS + OPTIONAL_LIMITS:
+        value = getattr(conf, key)
+        if value is None and key in OPTIONAL_LIMITS:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            messages.append(
+                Error(
+                    f"CHATKIT_BACKEND[{key!r}] must be a whole number of 0 or more"
+                    + (" or None" if key in OPTIONAL_LIMITS else "")
+                    + f", not {value!r}.",
+                    hint="See the Limits table in the README's Security section.",
+                    id="chatkit_backend.E005",
+                )
+            )
+    return messages

@@ -38,11 +38,24 @@ DEFAULTS: dict[str, Any] = {
     # Tokens one owner may spend per day (in TIME_ZONE), from the usage the Agents SDK
     # reports; None for no budget.
     "DAILY_TOKEN_BUDGET": None,
+    # How many reverse proxies in front of the site append the address they saw to
+    # X-Forwarded-For. 0: the client address is the connection's (REMOTE_ADDR), and the
+    # header, which anyone can send, is ignored. Anonymous visitors' limits count per address.
+    "TRUSTED_PROXIES": 0,
     # Origins (scheme://host[:port]) whose browsers may call the API; None allows any origin
     # that CORS and CSRF let through. Requests without an Origin header are not affected.
     "ALLOWED_ORIGINS": None,
-    # Longest user message accepted, in characters.
+    # Most characters one request may add to model input: a message's text, quoted text and
+    # tags (their text and data, as the model reads them), a widget action's type and
+    # payload, a client tool's result, structured input answers.
     "MAX_MESSAGE_CHARS": 20_000,
+    # Free-form JSON (request metadata, tag data, action payloads, client tool results): how
+    # deep each value may nest, and how large it may be as JSON, in characters.
+    "MAX_JSON_DEPTH": 32,
+    "MAX_JSON_CHARS": 20_000,
+    # JSON values (objects, arrays, strings, numbers...) one request body may hold, counted
+    # before the body is validated: validation's time grows with it.
+    "MAX_JSON_VALUES": 10_000,
     # Refuse requests carrying fields the protocol does not define.
     "REJECT_UNKNOWN_FIELDS": True,
     # Attachments: stored through Django's storage API (an alias of settings.STORAGES, or the
@@ -51,6 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_STORAGE": None,
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "ATTACHMENT_MAX_PER_MESSAGE": 10,
+    # Per owner: bytes of uploaded files kept (attached or not; None for no quota), and
+    # uploads not yet attached to a message.
+    "ATTACHMENT_QUOTA_BYTES": 200 * 1024 * 1024,
+    "ATTACHMENT_MAX_PENDING": 20,
     # Types accepted, checked against the file's own bytes (not only the client's claim).
     "ATTACHMENT_ALLOWED_TYPES": [
         "image/png",
@@ -78,8 +95,10 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_MODEL_MAX_BYTES": 8 * 1024 * 1024,
     # Upper bound on ``limit`` for threads.list and items.list.
     "MAX_PAGE_SIZE": 100,
-    # Maximum request body accepted by the protocol endpoint, in bytes.
-    "MAX_REQUEST_BYTES": 1_000_000,
+    # Maximum request body accepted by the protocol endpoint, in bytes. Room for a message
+    # of MAX_MESSAGE_CHARS astral characters sent as \u escapes (12 bytes each); raise it
+    # with MAX_MESSAGE_CHARS, or for dictation (input.transcribe carries the audio).
+    "MAX_REQUEST_BYTES": 256 * 1024,
     # Model provider configuration. ``None`` means: read the environment variable of the
     # same name. Settings win over the environment.
     "LLM_PROVIDER": None,

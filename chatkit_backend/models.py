@@ -155,6 +155,16 @@ class TurnUsage(OwnedModel):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     total_tokens = models.PositiveBigIntegerField(default=0)
+    client_address = models.CharField(
+        _("client address"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_(
+            "Anonymous visitors only: their IP address (an IPv6 /64), which their daily "
+            "budget counts by as well as by session."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -163,6 +173,11 @@ class TurnUsage(OwnedModel):
         indexes = [
             models.Index(fields=["owner", "created_at"], name="chatkit_usage_owner_day"),
             models.Index(fields=["session_key", "created_at"], name="chatkit_usage_anon_day"),
+            models.Index(
+                fields=["client_address", "created_at"],
+                name="chatkit_usage_address_day",
+                condition=~Q(client_address=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -49,6 +49,7 @@ from django.conf import settings
 from django.utils import timezone
 from pydantic import TypeAdapter
 
+from . import limits
 from .agents import load
 from .attachments import DjangoAttachmentStore
 from .conf import conf
@@ -56,7 +57,7 @@ from .context import RequestContext
 from .exceptions import RequestError, TurnRefused, Unsupported
 from .orchestrator import Orchestrator
 from .store import DjangoStore
-from .validation import unknown_fields, unstorable_text
+from .validation import refuse_constant, unknown_fields, unstorable_text
 
 # chatkit's own process() builds this adapter on every request, which costs more than the
 # rest of a plain turn; building it once is the same validation.
@@ -81,15 +82,18 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
     def parse(self, body: str | bytes | bytearray) -> ChatKitReq:
         """Validate a request body.
 
-        Raises ``RequestError`` for a body that is not JSON or carries unknown fields, and
-        ``pydantic.ValidationError`` for one that does not fit the protocol.
+        Raises ``RequestError`` for a body that is not JSON, carries unknown fields or more
+        than the limits allow (``limits``), and ``pydantic.ValidationError`` for one that does
+        not fit the protocol.
         """
+        limits.check_containers(body)
         try:
-            raw = json.loads(body)
+            raw = json.loads(body, parse_constant=refuse_constant)
         except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes that are not text
             raise RequestError("The request body is not valid JSON.") from None
         except RecursionError:
             raise RequestError("The request body is nested too deeply.") from None
+        limits.check_value_count(raw)
         unstorable = unstorable_text(body, raw)
         if unstorable is not None:
             where = ".".join(str(part) for part in unstorable) or "the body"
@@ -103,6 +107,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             if unknown:
                 where = ".".join(str(part) for part in unknown[0])
                 raise RequestError(f"Unknown field: {where}.", code="unknown_field")
+        limits.check_request(request)
         return request
 
     async def process(  # type: ignore[override]
@@ -182,13 +187,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         return await self.store.load_thread(thread_id, context)
 
     async def _check_input(self, input: UserMessageInput, context: RequestContext) -> None:
-        length = sum(len(part.text) for part in input.content) + len(input.quoted_text or "")
-        if length > int(conf.MAX_MESSAGE_CHARS):
-            raise RequestError(
-                f"The message is too long ({length} characters; the limit is "
-                f"{conf.MAX_MESSAGE_CHARS}).",
-                code="message_too_long",
-            )
+        # Its length was checked with the rest of the body (``parse``).
         if not input.attachments or not isinstance(self.store, DjangoStore):
             return
         if len(input.attachments) > int(conf.ATTACHMENT_MAX_PER_MESSAGE):

@@ -29,6 +29,7 @@ from . import models
 from .access import AccessPolicy
 from .agents import load
 from .attachments import ATTACHMENT_ADAPTER, finish_presigned_upload, refresh_preview
+from .clients import address_key
 from .conf import conf
 from .context import RequestContext
 from .ids import generate_id
@@ -99,6 +100,14 @@ def _page(records: list[Any], limit: int, key: Any) -> tuple[list[Any], bool, st
     has_more = len(records) > limit
     records = records[:limit]
     return records, has_more, (key(records[-1]) if has_more and records else None)
+
+
+def _budget_address(context: RequestContext) -> str | None:
+    """An anonymous visitor's address, as budgets count it (a new session is one dropped
+    cookie away); ``None`` for users, who are counted per user."""
+    if context.owner.user_id is not None or not context.client_address:
+        return None
+    return address_key(context.client_address)
 
 
 def _release_idle_connections() -> None:
@@ -514,16 +523,24 @@ class DjangoStore(Store[RequestContext]):
     ) -> models.TurnUsage:
         """Keep one turn's token usage, owned like the thread (budgets count it)."""
         return await sync_to_async(models.TurnUsage.objects.create)(
-            thread_id=thread_id, **context.owner.as_fields(), **fields
+            thread_id=thread_id,
+            **context.owner.as_fields(),
+            client_address=_budget_address(context) or "",
+            **fields,
         )
 
     async def tokens_used_since(self, since: datetime, context: RequestContext) -> int:
-        """Tokens the caller's turns spent since ``since`` (for daily budgets)."""
+        """Tokens the caller's turns spent since ``since`` (for daily budgets); an anonymous
+        visitor's count those of every session from their address too."""
 
         def query() -> int:
-            total = models.TurnUsage.objects.filter(
-                created_at__gte=since, **context.owner.as_filter()
-            ).aggregate(total=Sum("total_tokens"))["total"]
+            spent_by = Q(**context.owner.as_filter())
+            address = _budget_address(context)
+            if address:
+                spent_by |= Q(owner__isnull=True, client_address=address)
+            total = models.TurnUsage.objects.filter(spent_by, created_at__gte=since).aggregate(
+                total=Sum("total_tokens")
+            )["total"]
             return int(total or 0)
 
         return await sync_to_async(query)()

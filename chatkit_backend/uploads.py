@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 
-from . import models, signing
+from . import models, quotas, signing
 from .attachments import (
     build_attachment,
     check_size,
@@ -134,17 +134,20 @@ def _receive_direct(request: HttpRequest, context: RequestContext) -> Attachment
     upload = _multipart_file(request)
     check_size(upload.size)
     mime_type = sniff(upload, upload.content_type or "")
+    # Checked before the bytes are stored, and again, under the owner's lock, with the row.
+    quotas.check(context.owner, adding=upload.size, new=True)
     attachment_id = generate_id("attachment")
     attachment = build_attachment(attachment_id, display_name(upload.name), mime_type, context)
     file_name = store_bytes(attachment_id, upload)
     try:
-        DjangoStore()._save_attachment(
-            attachment,
-            context,
-            file_name=file_name,
-            size=upload.size,
-            uploaded_at=timezone.now(),
-        )
+        with quotas.admitting(context.owner, adding=upload.size, new=True):
+            DjangoStore()._save_attachment(
+                attachment,
+                context,
+                file_name=file_name,
+                size=upload.size,
+                uploaded_at=timezone.now(),
+            )
     except BaseException:
         get_storage().delete(file_name)
         raise

@@ -2,42 +2,47 @@
 
 A typo'd or invented field is a client bug (or a probe) that would otherwise be silently
 dropped. ``ActionConfig`` fields that ChatKit.js sends with every widget action
-(``handler``, ``loadingBehavior``, ``streaming``) are known; ``metadata`` and free-form values
-(action payloads, client tool results) are never inspected.
+(``handler``, ``loadingBehavior``, ``streaming``) are known; free-form values (``metadata``,
+tag data, action payloads, client tool results) are never inspected.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from chatkit.actions import Action, ActionConfig
 from pydantic import BaseModel
 
+from .limits import MODELS, fields_of
+
 EXTRA_KNOWN_FIELDS: dict[type, set[str]] = {Action: set(ActionConfig.model_fields)}
 
 
-def _known_fields(model: BaseModel) -> set[str]:
-    fields = type(model).model_fields
+@cache
+def _known_fields(model: type[BaseModel]) -> frozenset[str]:
+    fields = model.model_fields
     known = set(fields) | {info.alias for info in fields.values() if info.alias}
     for base, extra in EXTRA_KNOWN_FIELDS.items():
-        if isinstance(model, base):
+        if issubclass(model, base):
             known |= extra
-    return known
+    return frozenset(known)
 
 
 def unknown_fields(value: Any, raw: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Paths of keys in ``raw`` (parsed JSON) that the validated ``value`` has no field for."""
     if isinstance(value, BaseModel) and isinstance(raw, dict):
-        found = [(*path, key) for key in raw if key not in _known_fields(value)]
-        for name, info in type(value).model_fields.items():
-            key = info.alias or name
-            if key in raw and key != "metadata":
+        known = _known_fields(type(value))
+        found = [(*path, key) for key in raw if key not in known]
+        for name, key, kind in fields_of(type(value)):
+            if kind is MODELS and key in raw:  # plain and free-form values have no fields
                 found += unknown_fields(getattr(value, name), raw[key], (*path, key))
         return found
     if isinstance(value, list) and isinstance(raw, list):
         return [
             found
             for index, (item, raw_item) in enumerate(zip(value, raw, strict=False))
+            if isinstance(item, BaseModel)  # a list of strings has no fields
             for found in unknown_fields(item, raw_item, (*path, index))
         ]
     if isinstance(value, dict) and isinstance(raw, dict):
@@ -83,3 +88,9 @@ def unstorable_text(body: str | bytes | bytearray, raw: Any) -> tuple[Any, ...] 
         elif isinstance(value, list):
             stack.extend(((*path, index), item) for index, item in enumerate(value))
     return None
+
+
+def refuse_constant(name: str) -> Any:
+    """``json.loads``' hook for ``NaN`` and ``Infinity``: not JSON, and PostgreSQL's ``jsonb``
+    refuses them (the turn would fail after the thread was written)."""
+    raise ValueError(f"{name} is not a JSON value")

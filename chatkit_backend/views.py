@@ -1,8 +1,9 @@
 """Where a ChatKit request enters: ``POST chatkit/api``.
 
-The order of checks is the order of the answers a client can get: 413 (size), 405 (method),
-403 (origin), 401/403 (credentials, CSRF), 400 (body), 429 (rate), 404/400/409 (what the
-request names), then 200.
+The order of checks is the order of the answers a client can get: 413 (declared size), 405
+(method), 403 (origin), 401/403 (credentials, CSRF; the body is not read before them), 429
+(rate; every authenticated request counts, refused bodies too), 413/400 (the body's size and
+content), 404/400/409 (what the request names), then 200.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from chatkit.types import ErrorEvent, is_streaming_req
+from chatkit.types import ChatKitReq, ErrorEvent, is_streaming_req
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -23,7 +24,7 @@ from .auth import AuthenticationError, authenticate
 from .conf import conf
 from .context import RequestContext
 from .exceptions import RequestError, TurnRefused
-from .server import get_server
+from .server import DjangoChatKitServer, get_server
 from .throttling import throttle_wait
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -84,6 +85,25 @@ def _authenticate_and_throttle(
     return context, (throttle_wait(scope, request, context) if scope else None)
 
 
+def _method_or_origin_refused(
+    request: HttpRequest, methods: tuple[str, ...]
+) -> HttpResponseBase | None:
+    if request.method not in methods:
+        response = error_response(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
+        response["Allow"] = ", ".join(methods)
+        return response
+    if _origin_refused(request):
+        return error_response(403, "origin_not_allowed", "This origin may not use the API.")
+    return None
+
+
+def _credentials_refused(error: AuthenticationError) -> HttpResponseBase:
+    response = error_response(error.status, error.code, error.message)
+    if error.challenge:
+        response["WWW-Authenticate"] = error.challenge
+    return response
+
+
 async def guard(
     request: HttpRequest,
     *,
@@ -93,19 +113,13 @@ async def guard(
 ) -> RequestContext | HttpResponseBase:
     """The checks every authenticated endpoint makes, in order: method, origin, credentials
     and (for ``scope``) the rate limit. Returns the context or the refusal."""
-    if request.method not in methods:
-        response = error_response(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
-        response["Allow"] = ", ".join(methods)
-        return response
-    if _origin_refused(request):
-        return error_response(403, "origin_not_allowed", "This origin may not use the API.")
+    refused = _method_or_origin_refused(request, methods)
+    if refused is not None:
+        return refused
     try:
         context, wait = await sync_to_async(_authenticate_and_throttle)(request, scope)
     except AuthenticationError as error:
-        response = error_response(error.status, error.code, error.message)
-        if error.challenge:
-            response["WWW-Authenticate"] = error.challenge
-        return response
+        return _credentials_refused(error)
     if wait is not None:
         return _throttled(streaming, wait)
     return context
@@ -115,47 +129,66 @@ def _body_too_large() -> HttpResponse:
     return error_response(413, "request_too_large", "The request body is too large.")
 
 
+def _too_large_error() -> RequestError:
+    return RequestError("The request body is too large.", code="request_too_large", status=413)
+
+
+def _declared_too_large(request: HttpRequest) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return length > int(conf.MAX_REQUEST_BYTES)
+
+
+Received = tuple[RequestContext, "ChatKitReq | RequestError | ValidationError", float | None]
+
+
+def _receive(request: HttpRequest, server: DjangoChatKitServer) -> Received:
+    """Authenticate, then read and parse the body, then count the request against its rate.
+
+    Credentials come first, from headers and cookies: a caller without them gets its 401
+    before its body is read or parsed, so bodies cost nothing to people who cannot log in.
+    All of it runs in one thread hop, off the event loop's thread: a large body's parsing
+    holds the GIL either way, but other requests' Python code gets its turns meanwhile.
+    """
+    context = authenticate(request)  # raises AuthenticationError
+    parsed: ChatKitReq | RequestError | ValidationError
+    try:
+        body = request.body  # capped by Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        if len(body) > int(conf.MAX_REQUEST_BYTES):
+            raise _too_large_error()  # a chunked body declares no length up front
+        parsed = server.parse(body)
+    except RequestDataTooBig:
+        parsed = _too_large_error()
+    except (ValidationError, RequestError) as error:
+        parsed = error
+    # Refused bodies count as requests: a flood of them is throttled like any other.
+    streaming = not isinstance(parsed, Exception) and is_streaming_req(parsed)
+    return context, parsed, throttle_wait("turns" if streaming else "requests", request, context)
+
+
 # CSRF is enforced by DRF's SessionAuthentication for session-authenticated requests only, so
 # bearer-token clients on other origins work; Django's blanket middleware check is lifted here.
 @csrf_exempt
 async def chatkit_api(request: HttpRequest) -> HttpResponseBase:
     """The ChatKit protocol endpoint: JSON ops answer JSON, streaming ops answer SSE."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > int(conf.MAX_REQUEST_BYTES):
+    if _declared_too_large(request):
         return _body_too_large()  # refused before the body is read
-
+    refused = _method_or_origin_refused(request, ("POST",))
+    if refused is not None:
+        return refused
     server = get_server()
-    # Parsed first (the rate limit's scope depends on the op), answered after the credentials
-    # are checked: a caller without them learns nothing about their body.
-    parsed = invalid = None
-    if request.method == "POST":
-        try:
-            body = request.body  # capped by Django's DATA_UPLOAD_MAX_MEMORY_SIZE
-        except RequestDataTooBig:
-            return _body_too_large()
-        if len(body) > int(conf.MAX_REQUEST_BYTES):
-            return _body_too_large()  # a chunked body declares no length up front
-        try:
-            parsed = server.parse(body)
-        except (ValidationError, RequestError) as error:
-            invalid = error
-    streaming = parsed is not None and is_streaming_req(parsed)
-    context = await guard(
-        request,
-        methods=("POST",),
-        scope=None if parsed is None else ("turns" if streaming else "requests"),
-        streaming=streaming,
-    )
-    if isinstance(context, HttpResponseBase):
-        return context
+    try:
+        context, parsed, wait = await sync_to_async(_receive)(request, server)
+    except AuthenticationError as error:
+        return _credentials_refused(error)
+    if wait is not None:
+        return _throttled(not isinstance(parsed, Exception) and is_streaming_req(parsed), wait)
 
     try:
-        if invalid is not None:
-            raise invalid
-        assert parsed is not None
+        if isinstance(parsed, Exception):
+            raise parsed
         result = await server.process(parsed, context)
     except ValidationError as error:
         return error_response(

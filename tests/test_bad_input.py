@@ -34,9 +34,10 @@ BAD_BODIES = [
     b'{"type": "items.feedback", "params": {"thread_id": "t", "item_ids": [], "kind": "meh"}}',
     b'{"type": "threads.update", "params": {"thread_id": "t"}}',
     '{"type": "threads.create", "params": {"input": "\xff"}}'.encode("latin-1"),
-    # Nesting deeper than Python's recursion limit.
-    b"[" * 200_000,
-    b'{"a":' * 100_000,
+    # Nesting deeper than Python's recursion limit (with fewer containers than
+    # MAX_JSON_VALUES, so that the decoder meets the depth).
+    b"[" * 5_000,
+    b'{"a":' * 5_000,
     # Text the database cannot store (PostgreSQL refuses NUL; a lone surrogate is not UTF-8):
     # refused before anything is written, not half-way through a turn.
     *[
@@ -55,6 +56,11 @@ BAD_BODIES = [
         for text in ("a\u0000b", "\ud800", "x\udfff")
     ],
     b'{"type": "threads.list", "params": {}, "metadata": {"k\\u0000": 1}}',
+    # Not JSON, though Python's decoder takes them; no database stores them as JSON.
+    b'{"type": "threads.list", "params": {}, "metadata": {"x": NaN}}',
+    b'{"type": "threads.create", "params": {"input": {"content": [{"type": "input_tag", '
+    b'"id": "t", "text": "t", "data": {"x": -Infinity}}], "attachments": [], '
+    b'"inference_options": {}}}}',
 ]
 
 
@@ -69,6 +75,15 @@ def test_malformed_bodies_are_400_json_and_change_nothing(chatkit_client, model,
     error = response.json()["error"]
     assert error["code"] == "invalid_request"
     assert error["message"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("body", [b"[" * 200_000, b"[]," * 80_000, b'{"a":' * 40_000])
+def test_bodies_of_too_many_objects_and_arrays_are_400(chatkit_client, body):
+    before = snapshot()
+    response = chatkit_client.post(body)
+    assert response.status == 400, response.content
+    assert response.json()["error"]["code"] == "too_many_values"
     assert snapshot() == before
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from chatkit_backend.checks import check_settings
+from chatkit_backend.checks import check_limits, check_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,3 +89,19 @@ def test_none_in_settings_means_read_the_environment(settings, monkeypatch):
     assert resolve_provider().provider == "gemini"
     settings.CHATKIT_BACKEND = {"LLM_PROVIDER": "offline"}
     assert resolve_provider().provider == "offline"
+
+
+@pytest.mark.parametrize(
+    ("config", "wrong"),
+    [
+        ({}, []),
+        ({"ATTACHMENT_QUOTA_BYTES": None, "ATTACHMENT_MAX_PENDING": None}, []),
+        ({"TRUSTED_PROXIES": ["10.0.0.1"]}, ["chatkit_backend.E005"]),
+        ({"MAX_JSON_DEPTH": "32", "MAX_REQUEST_BYTES": -1}, ["chatkit_backend.E005"] * 2),
+        ({"MAX_JSON_VALUES": None}, ["chatkit_backend.E005"]),
+        ({"ATTACHMENT_MAX_PENDING": True}, ["chatkit_backend.E005"]),
+    ],
+)
+def test_limits_must_be_whole_numbers(settings, config, wrong):
+    settings.CHATKIT_BACKEND = config
+    assert [message.id for message in check_limits()] == wrong

@@ -240,6 +240,26 @@ def test_runserver_is_daphne(runserver_server, token):
     assert "Daphne" in runserver_server.log()
 
 
+def test_deeply_nested_input_is_refused_and_stores_nothing(server, token):
+    # Before: an input_tag nested 300 levels broke the turn after the thread was written;
+    # under daphne the response never ended (here: a read timeout).
+    value: Any = "leaf"
+    for _ in range(300):
+        value = {"a": value}
+    tag = {"type": "input_tag", "id": "t", "text": "tag", "data": value}
+    body = {
+        "type": "threads.create",
+        "params": {"input": {"content": [tag], "attachments": [], "inference_options": {}}},
+    }
+    with httpx.Client(base_url=server.base_url, timeout=15) as client:
+        api = ChatKitClient(client, headers=bearer(token))
+        before = {thread.id for thread in api.list_threads(limit=100).data}
+        response = api.post(json.dumps(body))
+        assert response.status == 400, response.content[:300]
+        assert response.json()["error"]["code"] == "json_too_deep"
+        assert {thread.id for thread in api.list_threads(limit=100).data} == before
+
+
 def test_demo_token_command(site, uvicorn_server):
     demo_token = site.manage("demo_token").stdout.strip()
     assert demo_token.count(".") == 2  # a JWT, alone on stdout

@@ -114,6 +114,24 @@ def test_bytes_that_are_not_the_declared_type_are_refused_and_deleted(bucket, ch
     assert models.Thread.objects.count() == 0
 
 
+def test_bytes_past_the_owners_quota_are_refused_and_deleted(bucket, chatkit_client, settings):
+    # The bucket takes whatever the presigned URL is sent; the quota is applied to the bytes
+    # when they are first used, like the type and size checks.
+    s3, _ = bucket
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "ATTACHMENT_QUOTA_BYTES": 100}
+    attachment = create(chatkit_client, "cat.png", b"x" * 10, "image/png")
+    descriptor = attachment.upload_descriptor
+    httpx.put(str(descriptor.url), content=PNG + b"\0" * 100, headers=descriptor.headers)
+    response = chatkit_client.request(
+        "threads.create", input=message_input("look", [attachment.id])
+    )
+    assert response.status == 413, response.content
+    assert response.json()["error"]["code"] == "attachment_quota_exceeded"
+    assert not [key for key in keys(s3) if attachment.id in key]
+    assert models.Thread.objects.count() == 0
+    assert models.Attachment.objects.get().uploaded_at is None
+
+
 def test_an_attachment_whose_bytes_never_came_is_not_usable(bucket, chatkit_client, client):
     attachment = create(chatkit_client, "notes.txt", b"hello", "text/plain")
     response = chatkit_client.request(

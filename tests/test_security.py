@@ -69,6 +69,15 @@ class TestJWT:
         assert response.json()["error"]["code"] == "authentication_failed"
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
+    @pytest.mark.parametrize("case", ["expired", "garbage"])
+    def test_the_401_message_is_readable_text(self, client, chatkit_user, case):
+        # Before: "{'detail': ErrorDetail(string='Given token not valid for any token type'..."
+        token = AccessToken.for_user(chatkit_user)
+        token.set_exp(lifetime=-timedelta(minutes=1))
+        raw = str(token) if case == "expired" else "not.a.token"
+        message = bearer(client, raw).json()["error"]["message"]
+        assert message == "Given token not valid for any token type", message
+
     def test_missing_credentials(self, client):
         response = client.post("/chatkit/api", data=LIST, content_type="application/json")
         assert response.status_code == 401
