@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chatkit_backend', '0001_initial'),
+        ('chatkit_backend', '0002_playground'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
