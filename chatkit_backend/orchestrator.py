@@ -25,7 +25,7 @@ from chatkit.types import (
 from .agents import load, resolve_agent
 from .conf import conf
 from .context import RequestContext
-from .errors import describe_failure
+from .errors import describe_failure, provider_reason
 from .providers import (
     ChatKitModelProvider,
     ProviderConfig,
@@ -108,6 +108,10 @@ class Orchestrator:
             message = describe_failure(error, provider)
             if message is None:
                 raise
+            reason = provider_reason(error, provider)
+            if reason is not None:
+                # What the provider said: the user's message names the kind of failure only.
+                logger.warning("The model provider (%s) answered %s", provider.provider, reason)
             logger.warning("Turn failed in thread %s: %s", thread.id, message)
             # The user's message is already stored, so retrying the turn works.
             raise CustomStreamError(message, allow_retry=True) from error
