@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agents import RunConfig, Runner, RunResultStreaming
+from agents.run_config import ToolErrorFormatterArgs
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.store import Store
@@ -53,6 +54,19 @@ def make_title(message: UserMessageItem, max_length: int) -> str | None:
     return cut.rstrip(",.;:") + "…"
 
 
+def log_tool_error(args: ToolErrorFormatterArgs[Any]) -> None:
+    """Log a function tool that raised, with its traceback.
+
+    The Agents SDK tells the model "An error occurred while running the tool" and logs nothing
+    a fresh site shows; the developer needs the exception. Returning ``None`` keeps the SDK's
+    message to the model (which never sees the exception's text).
+    """
+    if args.kind == "tool_exception" and args.error is not None:
+        logger.error(
+            "Tool %s raised (call %s)", args.tool_name, args.call_id, exc_info=args.error
+        )
+
+
 class Orchestrator:
     """Runs one agent turn for a thread. Subclass to change how input or runs are built."""
 
@@ -80,6 +94,7 @@ class Orchestrator:
         return RunConfig(
             model_provider=ChatKitModelProvider(provider),
             tracing_disabled=not tracing_enabled(provider),
+            tool_error_formatter=log_tool_error,
         )
 
     async def respond(
