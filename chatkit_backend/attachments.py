@@ -13,6 +13,7 @@ import re
 import unicodedata
 from datetime import datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from chatkit.store import AttachmentStore, NotFoundError
@@ -146,9 +147,23 @@ def build_attachment(
     return FileAttachment(**common)
 
 
+def serves_preview(data: dict[str, Any]) -> bool:
+    """Whether an image attachment's ``preview_url`` is our signed download URL for it.
+
+    Only such previews are ours to sign: an image that server code saved with a preview of
+    its own (a CDN, a generated image's URL) keeps what it was saved with.
+    """
+    preview = data.get("preview_url")
+    if data.get("type") != "image" or not data.get("id") or not isinstance(preview, str):
+        return False
+    path = reverse("chatkit_backend:attachment", args=[data["id"]])
+    return urlsplit(preview).path == path
+
+
 def refresh_preview(data: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-    """Give an image attachment's JSON a fresh signed ``preview_url`` (they expire)."""
-    if data.get("type") == "image" and data.get("id"):
+    """Give an image attachment's JSON a fresh signed ``preview_url`` if we serve its bytes
+    (signed URLs expire); any other attachment is returned as it was saved."""
+    if serves_preview(data):
         return {**data, "preview_url": download_url(data["id"], context)}
     return data
 

@@ -124,7 +124,23 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             # 400 has to be found out now.
             await self.check_before_streaming(parsed, context)
             return StreamingResult(self._process_streaming(parsed, context))
+        await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
+
+    async def check_ids(self, request: Any, context: RequestContext) -> None:
+        """Raise ``NotFoundError`` for a JSON op naming a thread or attachment that is missing
+        or not the caller's.
+
+        The SDK's ``Store`` contract answers those ops quietly (an empty page of items, a
+        delete that does nothing); over HTTP they are a 404, like every other op.
+        """
+        match request:
+            case ItemsListReq():
+                await self.store.load_thread(request.params.thread_id, context)
+            case AttachmentsDeleteReq() if isinstance(self.store, DjangoStore):
+                await self.store.load_attachment_to_change(request.params.attachment_id, context)
+            case AttachmentsDeleteReq():
+                await self.store.load_attachment(request.params.attachment_id, context)
 
     async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
         """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work."""
