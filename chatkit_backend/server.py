@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
 
@@ -28,8 +28,11 @@ from chatkit.types import (
     FeedbackKind,
     HiddenContextItem,
     ItemsListReq,
+    Page,
     StructuredInputItem,
     SyncCustomActionResponse,
+    Thread,
+    ThreadItemBase,
     ThreadItemDoneEvent,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
@@ -47,7 +50,7 @@ from chatkit.types import (
 )
 from django.conf import settings
 from django.utils import timezone
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from .agents import load
 from .attachments import DjangoAttachmentStore
@@ -250,6 +253,12 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                 status=409,
             )
 
+    def _serialize(self, obj: BaseModel) -> bytes:
+        # Every JSON byte the SDK's server sends passes here. Threads read from the database
+        # carry UTC (``...Z``) while the SDK's new threads and items carry naive local time,
+        # which a browser reads as *its* local time: one form on the wire, UTC with ``Z``.
+        return super()._serialize(with_utc_timestamps(obj))
+
     # -- the turn --------------------------------------------------------------------------
 
     def respond(
@@ -313,6 +322,38 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             "Dictation is not configured on this server. Override transcribe() in a subclass "
             "named by CHATKIT_BACKEND['SERVER_CLASS']."
         )
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC. The SDK makes naive ``datetime.now()`` values, which are in the
+    process's local time: Django sets it to ``TIME_ZONE``."""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    return value.astimezone(UTC)
+
+
+def with_utc_timestamps(obj: BaseModel) -> BaseModel:
+    """Set every ``created_at`` that ``obj`` carries to UTC, in place, and return ``obj``.
+
+    Only threads and items carry timestamps (``ThreadMetadata``, ``ThreadItemBase``): alone,
+    in a ``Page``, in a ``Thread``'s items, or in an event's ``thread`` / ``item``.
+    """
+    match obj:
+        case ThreadMetadata() | ThreadItemBase():
+            obj.created_at = utc(obj.created_at)
+            if isinstance(obj, Thread):
+                for item in obj.items.data:
+                    with_utc_timestamps(item)
+        case Page():
+            for element in obj.data:
+                if isinstance(element, BaseModel):
+                    with_utc_timestamps(element)
+        case _:
+            for name in ("thread", "item"):
+                inner = getattr(obj, name, None)
+                if isinstance(inner, ThreadMetadata | ThreadItemBase):
+                    with_utc_timestamps(inner)
+    return obj
 
 
 @lru_cache(maxsize=8)
