@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pydantic import TypeAdapter
 
-from . import models, signing
+from . import envelopes, models, signing
 from .conf import conf
 from .context import RequestContext
 from .exceptions import RequestError
@@ -204,13 +204,28 @@ def presigned_put_url(name: str, mime_type: str) -> str | None:
     )
 
 
+def keep_checked(attachment_id: str, file: IO[bytes], mime_type: str) -> tuple[str, int]:
+    """Check ``file`` (size, type from its bytes) and save it under ``storage_name``."""
+    detected = sniff(file, mime_type)
+    if detected != mime_type:
+        raise type_refused(detected)
+    file.seek(0, os.SEEK_END)
+    size = file.tell()  # of the copy read, which may differ from the object now
+    if size > int(conf.ATTACHMENT_MAX_BYTES):
+        raise too_large()
+    file.seek(0)
+    return get_storage().save(storage_name(attachment_id), file), size
+
+
 def finish_presigned_upload(attachment_id: str) -> bool:
     """If the browser has put the bytes of a presigned upload, check and keep them.
 
     True when the attachment now has its bytes. A presigned PUT works until it expires, not
     once, so the bytes are read once, checked, and copied from ``incoming_name`` to
-    ``storage_name``: what is served is what was checked, whatever a replay puts later. A file
-    that is too large or not its declared type is deleted and refused (413/415).
+    ``storage_name``: what is served is what was checked, whatever a replay puts later. A
+    multipart envelope (a client that sent the SDK's documented form body to the PUT) is
+    unwrapped to its ``file`` part first. A file that is too large or not its declared type is
+    deleted and refused (413/415).
     """
     storage = get_storage()
     with transaction.atomic():
@@ -223,18 +238,18 @@ def finish_presigned_upload(attachment_id: str) -> bool:
         if not incoming or not storage.exists(incoming):
             return False
         try:
-            if storage.size(incoming) > int(conf.ATTACHMENT_MAX_BYTES):
+            stored_size = storage.size(incoming)
+            if stored_size > int(conf.ATTACHMENT_MAX_BYTES) + envelopes.MULTIPART_SLACK:
                 raise too_large()  # before downloading it
             with storage.open(incoming, "rb") as handle:
-                detected = sniff(handle, row.mime_type)
-                if detected != row.mime_type:
-                    raise type_refused(detected)
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()  # of the copy read, which may differ from the object now
-                if size > int(conf.ATTACHMENT_MAX_BYTES):
-                    raise too_large()
-                handle.seek(0)
-                file_name = storage.save(storage_name(attachment_id), handle)
+                part = envelopes.unwrap(handle, stored_size)
+                try:
+                    file_name, size = keep_checked(
+                        attachment_id, handle if part is None else part, row.mime_type
+                    )
+                finally:
+                    if part is not None:
+                        part.close()
         except UploadRefused:
             storage.delete(incoming)
             raise

@@ -63,8 +63,9 @@ DEFAULTS: dict[str, Any] = {
         "text/csv",
         "application/json",
     ],
-    # Two-phase uploads: the HTTP method the descriptor names and how long its URL works.
-    "ATTACHMENT_UPLOAD_METHOD": "PUT",
+    # Two-phase uploads: the HTTP method the descriptor names (the SDK documents POST; our
+    # endpoint takes POST and PUT, multipart or raw) and how long its URL works.
+    "ATTACHMENT_UPLOAD_METHOD": "POST",
     "ATTACHMENT_UPLOAD_URL_TTL": 600,
     # Point two-phase descriptors straight at the bucket when the storage can presign (S3
     # through django-storages): the bytes never pass through Django. They are checked (type,

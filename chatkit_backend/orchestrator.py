@@ -62,9 +62,7 @@ def log_tool_error(args: ToolErrorFormatterArgs[Any]) -> None:
     message to the model (which never sees the exception's text).
     """
     if args.kind == "tool_exception" and args.error is not None:
-        logger.error(
-            "Tool %s raised (call %s)", args.tool_name, args.call_id, exc_info=args.error
-        )
+        logger.error("Tool %s raised (call %s)", args.tool_name, args.call_id, exc_info=args.error)
 
 
 class Orchestrator:

@@ -183,9 +183,7 @@ def test_every_timestamp_on_the_wire_is_utc_with_z(
     model.enqueue([assistant_message("Hello there.")])
     http = live_asgi.http(chatkit_user)
     with http.stream("POST", API, json=create_body("Hi")) as response:
-        events = [
-            json.loads(line[len("data: ") :]) for line in response.iter_lines() if line
-        ]
+        events = [json.loads(line[len("data: ") :]) for line in response.iter_lines() if line]
     created = next(e for e in events if e["type"] == "thread.created")["thread"]
     thread_id = created["id"]
     streamed = timestamps(events)
@@ -200,7 +198,9 @@ def test_every_timestamp_on_the_wire_is_utc_with_z(
 
     [listed_thread] = listed["data"]
     assert listed_thread["created_at"] == created["created_at"] == whole["created_at"]
-    done = {e["item"]["id"]: e["item"]["created_at"] for e in events if e["type"] == "thread.item.done"}
+    done = {
+        e["item"]["id"]: e["item"]["created_at"] for e in events if e["type"] == "thread.item.done"
+    }
     assert {item["id"]: item["created_at"] for item in items["data"]} == done
     # The instants are now, not shifted by the server's time zone.
     now = time.time()

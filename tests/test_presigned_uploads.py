@@ -166,3 +166,58 @@ def test_cleanup_removes_what_a_replay_left_after_the_attachment_went(
     assert "would delete stray file " + stray in capsys.readouterr().out
     call_command("chatkit_cleanup_uploads", "--older-than", "0")
     assert stray not in keys(s3)
+
+
+@pytest.mark.parametrize("boundary", ["----WebKitFormBoundary7MA4YWxkTrZu0gW", "a:b=c d"])
+def test_a_multipart_envelope_put_into_the_bucket_is_unwrapped(
+    bucket, chatkit_client, client, model, boundary
+):
+    """A client that sends the SDK's documented multipart body to a presigned PUT (with the
+    descriptor's Content-Type, so S3 accepts it) leaves the whole envelope in the bucket: it is
+    found on first use and only the ``file`` part is kept."""
+    s3, _ = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    descriptor = attachment.upload_descriptor
+    envelope = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cat.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + PNG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    put = httpx.put(str(descriptor.url), content=envelope, headers=descriptor.headers)
+    assert put.status_code == 200
+
+    model.enqueue([assistant_message("A cat.")])
+    result = chatkit_client.create_thread("What is this?", [attachment.id])
+    assert result.errors == []
+    image = next(p for p in model.calls[-1].input[-1]["content"] if p["type"] == "input_image")
+    assert image["image_url"].endswith(base64.b64encode(PNG).decode())
+    row = models.Attachment.objects.get(id=attachment.id)
+    assert row.size == len(PNG)
+    stored = s3.get_object(Bucket=BUCKET, Key=row.file_name)["Body"].read()
+    assert stored == PNG
+    download = client.get(f"/chatkit/attachments/{attachment.id}")
+    assert response_body(download) == PNG
+    assert f"chatkit/incoming/{attachment.id}" not in keys(s3)
+
+
+def test_an_envelope_whose_file_is_not_the_declared_type_is_refused(bucket, chatkit_client):
+    s3, _ = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    envelope = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="cat.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + PDF + b"\r\n--XyZ--\r\n"
+    )
+    httpx.put(
+        str(attachment.upload_descriptor.url),
+        content=envelope,
+        headers=attachment.upload_descriptor.headers,
+    )
+    response = chatkit_client.request(
+        "threads.create", input=message_input("look", [attachment.id])
+    )
+    assert response.status == 415
+    assert not [key for key in keys(s3) if attachment.id in key]

@@ -30,8 +30,8 @@ from chatkit.types import (
     ErrorEvent,
 )
 from openai.types.chat import ChatCompletionChunk
-from openai.types.shared import Reasoning
 from openai.types.responses import ResponseStreamEvent
+from openai.types.shared import Reasoning
 from pydantic import TypeAdapter
 
 from chatkit_backend import models
@@ -924,7 +924,9 @@ def test_a_refused_request_logs_the_providers_reason_without_the_key(
     server.fail_next(400)
     result = chatkit_client.create_thread("Hello")
     assert_clear_error(result, CASES["openai"], "refused the request (HTTP 400).")
-    [record] = [r for r in logs.records if "HTTP 400" in r.getMessage() and "invalid" in r.getMessage()]
+    [record] = [
+        r for r in logs.records if "HTTP 400" in r.getMessage() and "invalid" in r.getMessage()
+    ]
     assert record.name.startswith("chatkit_backend")
     assert record.levelno == logging.WARNING
     assert "The request is invalid." in record.getMessage()
