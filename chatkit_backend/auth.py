@@ -13,7 +13,6 @@ from rest_framework import exceptions
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 
-from .agents import load
 from .conf import conf
 from .context import Owner, RequestContext
 from .exceptions import RequestError
@@ -43,7 +42,7 @@ class _UnreadBody(BaseParser):
 
 
 def _authenticators() -> list[Any]:
-    return [load(path)() for path in conf.AUTHENTICATION_CLASSES]
+    return [authenticator() for authenticator in conf.imported("AUTHENTICATION_CLASSES")]
 
 
 def _challenge(request: HttpRequest, authenticators: list[Any]) -> str | None:

@@ -23,7 +23,7 @@ from chatkit.types import (
     UserMessageTagContent,
 )
 
-from .agents import load, resolve_agent
+from .agents import resolve_agent
 from .conf import conf
 from .context import RequestContext
 from .errors import describe_failure, provider_reason
@@ -72,7 +72,7 @@ class Orchestrator:
         self.store = store
 
     def converter(self) -> ThreadItemConverter:
-        return load(conf.HISTORY_CONVERTER)()
+        return conf.imported("HISTORY_CONVERTER")()
 
     async def build_input(self, thread: ThreadMetadata, context: RequestContext) -> list[Any]:
         """The newest ``HISTORY_LIMIT`` items, oldest first, as model input.
@@ -109,7 +109,7 @@ class Orchestrator:
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result: RunResultStreaming | None = None
         try:
-            agent = await resolve_agent(conf.AGENT, context)
+            agent = await resolve_agent(conf.imported("AGENT"), context)
             model_input = await self.build_input(thread, context)
             result = Runner.run_streamed(
                 agent, model_input, context=agent_context, run_config=self.run_config(provider)

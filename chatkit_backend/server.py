@@ -52,7 +52,6 @@ from django.conf import settings
 from django.utils import timezone
 from pydantic import BaseModel, TypeAdapter
 
-from .agents import load
 from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
@@ -357,10 +356,10 @@ def with_utc_timestamps(obj: BaseModel) -> BaseModel:
 
 
 @lru_cache(maxsize=8)
-def _server_for(path: Any) -> DjangoChatKitServer:
-    return load(path)()
+def _server_for(server_class: type[DjangoChatKitServer]) -> DjangoChatKitServer:
+    return server_class()
 
 
 def get_server() -> DjangoChatKitServer:
     """The configured server. It holds no per-request state, so one instance serves all."""
-    return _server_for(conf.SERVER_CLASS)
+    return _server_for(conf.imported("SERVER_CLASS"))

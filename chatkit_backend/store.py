@@ -30,7 +30,6 @@ from pydantic import TypeAdapter
 
 from . import models
 from .access import AccessPolicy
-from .agents import load
 from .attachments import ATTACHMENT_ADAPTER, finish_presigned_upload, refresh_preview
 from .conf import conf
 from .context import RequestContext
@@ -149,7 +148,7 @@ class DjangoStore(Store[RequestContext]):
     """
 
     def policy(self) -> AccessPolicy:
-        return load(conf.ACCESS_POLICY)()
+        return conf.imported("ACCESS_POLICY")()
 
     def _threads(self, context: RequestContext, *, write: bool) -> QuerySet[models.Thread]:
         return self.policy().threads(context, write=write)
