@@ -11,6 +11,7 @@ answers, and calls the README's ``order_status`` tool because the message names 
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import socket
