@@ -72,6 +72,18 @@ def create(chatkit_client, name, content, mime):
     return ATTACHMENT.validate_json(response.content)
 
 
+def the_model_sees_the_png(chatkit_client, model, attachment) -> models.Attachment:
+    """Send the attachment in a message; the model gets the PNG's bytes. Returns its row."""
+    model.enqueue([assistant_message("A cat.")])
+    result = chatkit_client.create_thread("What is this?", [attachment.id])
+    assert result.errors == []
+    image = next(p for p in model.calls[-1].input[-1]["content"] if p["type"] == "input_image")
+    assert image["image_url"].endswith(base64.b64encode(PNG).decode())
+    row = models.Attachment.objects.get(id=attachment.id)
+    assert row.size == len(PNG)
+    return row
+
+
 def test_descriptor_points_at_the_bucket_and_the_model_sees_the_file(
     bucket, chatkit_client, client, model
 ):
@@ -86,13 +98,8 @@ def test_descriptor_points_at_the_bucket_and_the_model_sees_the_file(
     assert put.status_code == 200
     assert keys(s3).count(f"chatkit/incoming/{attachment.id}") == 1
 
-    model.enqueue([assistant_message("A cat.")])
-    result = chatkit_client.create_thread("What is this?", [attachment.id])
-    assert result.errors == []
-    image = next(p for p in model.calls[-1].input[-1]["content"] if p["type"] == "input_image")
-    assert image["image_url"].endswith(base64.b64encode(PNG).decode())
-    row = models.Attachment.objects.get(id=attachment.id)
-    assert row.uploaded_at is not None and row.size == len(PNG)
+    row = the_model_sees_the_png(chatkit_client, model, attachment)
+    assert row.uploaded_at is not None
     assert row.data["upload_descriptor"] is None
     download = client.get(f"/chatkit/attachments/{attachment.id}")
     assert download.status_code == 200 and response_body(download) == PNG
@@ -190,13 +197,7 @@ def test_a_multipart_envelope_put_into_the_bucket_is_unwrapped(
     put = httpx.put(str(descriptor.url), content=envelope, headers=descriptor.headers)
     assert put.status_code == 200
 
-    model.enqueue([assistant_message("A cat.")])
-    result = chatkit_client.create_thread("What is this?", [attachment.id])
-    assert result.errors == []
-    image = next(p for p in model.calls[-1].input[-1]["content"] if p["type"] == "input_image")
-    assert image["image_url"].endswith(base64.b64encode(PNG).decode())
-    row = models.Attachment.objects.get(id=attachment.id)
-    assert row.size == len(PNG)
+    row = the_model_sees_the_png(chatkit_client, model, attachment)
     stored = s3.get_object(Bucket=BUCKET, Key=row.file_name)["Body"].read()
     assert stored == PNG
     download = client.get(f"/chatkit/attachments/{attachment.id}")

@@ -26,7 +26,7 @@ import httpx
 import pytest
 from chatkit.types import AssistantMessageItem, ThreadItemDoneEvent
 
-from chatkit_backend.testing import parse_sse
+from chatkit_backend.testing import message_input, parse_sse
 
 # Runs once per Django version: the suite's PostgreSQL run would repeat it unchanged.
 pytestmark = pytest.mark.skipif(
@@ -148,16 +148,7 @@ def runserver(project: Path, env: dict[str, str]) -> Iterator[str]:
 
 
 def ask(http: httpx.Client, text: str, headers: dict[str, str]) -> str:
-    body = {
-        "type": "threads.create",
-        "params": {
-            "input": {
-                "content": [{"type": "input_text", "text": text}],
-                "attachments": [],
-                "inference_options": {},
-            }
-        },
-    }
+    body = {"type": "threads.create", "params": {"input": message_input(text)}}
     response = http.post("/chatkit/api", json=body, headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
