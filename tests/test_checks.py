@@ -155,6 +155,7 @@ def test_an_environment_variable_that_cannot_work_is_named_as_such(settings, mon
     assert error.msg.startswith("The environment variable LLM_BASE_URL must be")
 
 
+@pytest.mark.django_db  # Django 6.1's check command looks at the database connection too
 def test_manage_py_check_fails_before_the_first_request(settings):
     settings.CHATKIT_BACKEND = {"LLM_PROVIDER": "offline", "ACCESS_POLICY": "nowhere.Policy"}
     with pytest.raises(SystemCheckError, match=r"chatkit_backend\.E102.*nowhere"):
