@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import inspect
-from functools import lru_cache
 from typing import Any
 
 from agents import Agent
-from django.utils.module_loading import import_string
 
+from .conf import import_setting
 from .context import RequestContext
 
 default_agent = Agent(
@@ -16,12 +15,6 @@ default_agent = Agent(
     instructions="You are a helpful assistant. Answer clearly and concisely.",
 )
 """The agent used when a site has not set ``CHATKIT_BACKEND["AGENT"]``."""
-
-
-@lru_cache(maxsize=32)
-def import_setting(path: str) -> Any:
-    """Import a dotted path once; settings name classes and callables this way."""
-    return import_string(path)
 
 
 def load(value: Any) -> Any:

@@ -11,8 +11,10 @@ import base64
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from chatkit.store import AttachmentStore, NotFoundError
@@ -29,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pydantic import TypeAdapter
 
-from . import models, quotas, signing
+from . import envelopes, models, quotas, signing
 from .conf import conf
 from .context import RequestContext
 from .exceptions import RequestError
@@ -148,9 +150,23 @@ def build_attachment(
     return FileAttachment(**common)
 
 
+def serves_preview(data: dict[str, Any]) -> bool:
+    """Whether an image attachment's ``preview_url`` is our signed download URL for it.
+
+    Only such previews are ours to sign: an image that server code saved with a preview of
+    its own (a CDN, a generated image's URL) keeps what it was saved with.
+    """
+    preview = data.get("preview_url")
+    if data.get("type") != "image" or not data.get("id") or not isinstance(preview, str):
+        return False
+    path = reverse("chatkit_backend:attachment", args=[data["id"]])
+    return urlsplit(preview).path == path
+
+
 def refresh_preview(data: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-    """Give an image attachment's JSON a fresh signed ``preview_url`` (they expire)."""
-    if data.get("type") == "image" and data.get("id"):
+    """Give an image attachment's JSON a fresh signed ``preview_url`` if we serve its bytes
+    (signed URLs expire); any other attachment is returned as it was saved."""
+    if serves_preview(data):
         return {**data, "preview_url": download_url(data["id"], context)}
     return data
 
@@ -191,13 +207,39 @@ def presigned_put_url(name: str, mime_type: str) -> str | None:
     )
 
 
+def keep_checked(
+    attachment_id: str,
+    file: IO[bytes],
+    mime_type: str,
+    *,
+    admit: Callable[[int], None] | None = None,
+) -> tuple[str, int]:
+    """Check ``file`` (size, type from its bytes) and save it under ``storage_name``.
+
+    ``admit(size)`` runs before the save, to refuse bytes the owner's quota cannot hold.
+    """
+    detected = sniff(file, mime_type)
+    if detected != mime_type:
+        raise type_refused(detected)
+    file.seek(0, os.SEEK_END)
+    size = file.tell()  # of the copy read, which may differ from the object now
+    if size > int(conf.ATTACHMENT_MAX_BYTES):
+        raise too_large()
+    if admit is not None:
+        admit(size)
+    file.seek(0)
+    return get_storage().save(storage_name(attachment_id), file), size
+
+
 def finish_presigned_upload(attachment_id: str) -> bool:
     """If the browser has put the bytes of a presigned upload, check and keep them.
 
     True when the attachment now has its bytes. A presigned PUT works until it expires, not
     once, so the bytes are read once, checked, and copied from ``incoming_name`` to
-    ``storage_name``: what is served is what was checked, whatever a replay puts later. A file
-    that is too large or not its declared type is deleted and refused (413/415).
+    ``storage_name``: what is served is what was checked, whatever a replay puts later. A
+    multipart envelope (a client that sent the SDK's documented form body to the PUT) is
+    unwrapped to its ``file`` part first. A file that is too large or not its declared type is
+    deleted and refused (413/415).
     """
     storage = get_storage()
     with transaction.atomic():
@@ -210,19 +252,23 @@ def finish_presigned_upload(attachment_id: str) -> bool:
         if not incoming or not storage.exists(incoming):
             return False
         try:
-            if storage.size(incoming) > int(conf.ATTACHMENT_MAX_BYTES):
+            stored_size = storage.size(incoming)
+            if stored_size > int(conf.ATTACHMENT_MAX_BYTES) + envelopes.MULTIPART_SLACK:
                 raise too_large()  # before downloading it
             with storage.open(incoming, "rb") as handle:
-                detected = sniff(handle, row.mime_type)
-                if detected != row.mime_type:
-                    raise type_refused(detected)
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()  # of the copy read, which may differ from the object now
-                if size > int(conf.ATTACHMENT_MAX_BYTES):
-                    raise too_large()
-                quotas.admit(quotas.owner_of(row), adding=size, replacing=row.id)
-                handle.seek(0)
-                file_name = storage.save(storage_name(attachment_id), handle)
+                part = envelopes.unwrap(handle, stored_size)
+                try:
+                    file_name, size = keep_checked(
+                        attachment_id,
+                        handle if part is None else part,
+                        row.mime_type,
+                        admit=lambda size: quotas.admit(
+                            quotas.owner_of(row), adding=size, replacing=row.id
+                        ),
+                    )
+                finally:
+                    if part is not None:
+                        part.close()
         except (UploadRefused, quotas.QuotaExceeded):
             storage.delete(incoming)
             raise

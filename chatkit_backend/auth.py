@@ -15,7 +15,6 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 
-from .agents import load
 from .clients import client_address
 from .conf import conf
 from .context import Owner, RequestContext
@@ -46,7 +45,7 @@ class _UnreadBody(BaseParser):
 
 
 def _authenticators() -> list[Any]:
-    return [load(path)() for path in conf.AUTHENTICATION_CLASSES]
+    return [authenticator() for authenticator in conf.imported("AUTHENTICATION_CLASSES")]
 
 
 def _challenge(request: HttpRequest, authenticators: list[Any]) -> str | None:

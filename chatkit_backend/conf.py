@@ -2,133 +2,428 @@
 
 Reading lazily (rather than freezing values into module constants at import time) is what
 makes ``override_settings`` and pytest-django's ``settings`` fixture work in users' tests.
+
+Every key is declared here, once (:data:`SETTINGS`): its default, what a valid value is, the
+hint that says how to fix a bad one and the id of the system check that reports it. So a
+misconfiguration is reported by ``manage.py check`` before the first request, and if a site
+runs anyway, ``conf.X`` and :meth:`Settings.imported` raise ``ImproperlyConfigured`` naming
+the setting instead of failing somewhere deep inside a request.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
-DEFAULTS: dict[str, Any] = {
+# What a value is checked with: it returns the problem ("must be ...") or None.
+Validator = Callable[[Any], str | None]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def integer(minimum: int, *, optional: bool = False) -> Validator:
+    def check(value: Any) -> str | None:
+        if value is None and optional:
+            return None
+        if not _is_int(value):
+            return f"must be an integer{' or None' if optional else ''}"
+        if value < minimum:
+            return f"must be at least {minimum}"
+        return None
+
+    return check
+
+
+def seconds(value: Any) -> str | None:
+    if not (_is_int(value) or isinstance(value, float)):
+        return "must be a number of seconds"
+    if value <= 0:
+        return "must be more than 0"
+    return None
+
+
+def boolean(*, optional: bool = False) -> Validator:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or (value is None and optional):
+            return None
+        return f"must be True or False{' (or None)' if optional else ''}"
+
+    return check
+
+
+def text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, str) else "must be a string or None"
+
+
+def one_of(*choices: str) -> Validator:
+    def check(value: Any) -> str | None:
+        if value in choices:
+            return None
+        return f"must be one of: {', '.join(repr(choice) for choice in choices)}"
+
+    return check
+
+
+def http_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "must be a URL string or None"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL"
+    return None
+
+
+ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+def origins(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        return "must be a list of origins (or None)"
+    for origin in value:
+        if not isinstance(origin, str) or not ORIGIN.match(origin):
+            return f"holds {origin!r}, which is not an origin such as 'https://chat.example.com'"
+    return None
+
+
+MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+def mime_types(value: Any) -> str | None:
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        return "must be a list of MIME types"
+    for mime_type in value:
+        if not isinstance(mime_type, str) or not MIME_TYPE.match(mime_type):
+            return f"holds {mime_type!r}, which is not a lower-case MIME type such as 'image/png'"
+    return None
+
+
+THROTTLE_SCOPES = ("turns", "requests")
+# DRF's rate form: a count, "/", and a period of which DRF reads the first letter.
+RATE = re.compile(r"^\d+/[smhd][a-z]*$")
+
+
+def throttle_rates(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return "must be a dict such as {'turns': '30/min', 'requests': '600/min'}"
+    for scope, rate in value.items():
+        if scope not in THROTTLE_SCOPES:
+            return f"has the scope {scope!r}; the scopes are {', '.join(THROTTLE_SCOPES)}"
+        if rate is not None and not (isinstance(rate, str) and RATE.match(rate)):
+            return (
+                f"gives {scope!r} the rate {rate!r}; a rate is a count per second, minute, "
+                "hour or day, such as '30/min' or '500/day' (or None for no limit)"
+            )
+    return None
+
+
+def storage_alias(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return "must be an alias of settings.STORAGES, or None"
+    if value not in getattr(django_settings, "STORAGES", {}):
+        return f"is {value!r}, which is not an alias in settings.STORAGES"
+    return None
+
+
+def importable(value: Any) -> str | None:
+    # What it names is checked when it is imported (Settings.imported); here only its form.
+    if isinstance(value, str) and not re.match(r"^[\w.]+\.\w+$", value):
+        return f"is {value!r}, which is not a dotted path such as 'myapp.module.name'"
+    return None
+
+
+def importable_list(value: Any) -> str | None:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        return "must be a list of dotted paths"
+    for path in value:
+        problem = importable(path)
+        if problem:
+            return problem
+    return None
+
+
+# -- what an imported setting must be ---------------------------------------------------------
+
+
+def subclass_of(base_path: str) -> Callable[[Any], str | None]:
+    def check(obj: Any) -> str | None:
+        base = import_string(base_path)
+        if isinstance(obj, type) and issubclass(obj, base):
+            return None
+        return f"is not a subclass of {base_path}"
+
+    return check
+
+
+def agent_or_factory(obj: Any) -> str | None:
+    from agents import Agent
+
+    if isinstance(obj, Agent) or (callable(obj) and not isinstance(obj, type)):
+        return None
+    return "is neither an agents.Agent nor a callable (context) -> Agent"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``CHATKIT_BACKEND`` key: its default, its checks, and how a bad value is reported."""
+
+    default: Any
+    check: Validator
+    hint: str
+    # The system check that reports a bad value: chatkit_backend.E1NN, one per key.
+    number: int
+    # For dotted-path settings: what the imported object must be (returns what it is not).
+    expects: Callable[[Any], str | None] | None = None
+
+    @property
+    def check_id(self) -> str:
+        return f"chatkit_backend.E{self.number}"
+
+
+SETTINGS: dict[str, Setting] = {
     # Dotted path to a callable ``(context) -> agents.Agent``, or to an Agent. An Agent or a
     # callable may also be given directly (handy in tests).
-    "AGENT": "chatkit_backend.agents.default_agent",
+    "AGENT": Setting(
+        "chatkit_backend.agents.default_agent",
+        importable,
+        "Give a dotted path such as 'myapp.agents.build_agent', naming an Agent or a callable "
+        "(context) -> Agent.",
+        101,
+        expects=agent_or_factory,
+    ),
     # Dotted path to the AccessPolicy subclass deciding which threads a request may touch.
-    "ACCESS_POLICY": "chatkit_backend.access.AccessPolicy",
+    "ACCESS_POLICY": Setting(
+        "chatkit_backend.access.AccessPolicy",
+        importable,
+        "Give the dotted path of a chatkit_backend.access.AccessPolicy subclass.",
+        102,
+        expects=subclass_of("chatkit_backend.access.AccessPolicy"),
+    ),
     # Dotted path to the ChatKitServer subclass, the place to override action handlers.
-    "SERVER_CLASS": "chatkit_backend.server.DjangoChatKitServer",
+    "SERVER_CLASS": Setting(
+        "chatkit_backend.server.DjangoChatKitServer",
+        importable,
+        "Give the dotted path of a chatkit_backend.server.DjangoChatKitServer subclass.",
+        103,
+        expects=subclass_of("chatkit_backend.server.DjangoChatKitServer"),
+    ),
     # DRF authentication classes tried in order on every request.
-    "AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-    ],
+    "AUTHENTICATION_CLASSES": Setting(
+        [
+            "rest_framework.authentication.SessionAuthentication",
+            "rest_framework_simplejwt.authentication.JWTAuthentication",
+        ],
+        importable_list,
+        "List dotted paths of DRF authentication classes, such as "
+        "'rest_framework.authentication.SessionAuthentication'.",
+        104,
+        expects=subclass_of("rest_framework.authentication.BaseAuthentication"),
+    ),
     # Let requests without credentials in; each visitor then owns the threads of their session.
-    "ALLOW_ANONYMOUS": False,
+    "ALLOW_ANONYMOUS": Setting(False, boolean(), "Use True or False.", 105),
     # How many of the newest thread items are sent to the model as history on each turn.
-    "HISTORY_LIMIT": 50,
+    "HISTORY_LIMIT": Setting(50, integer(1), "Use a whole number such as 50.", 106),
     # Maximum number of characters of the first user message used as a new thread's title.
-    "TITLE_MAX_LENGTH": 60,
+    "TITLE_MAX_LENGTH": Setting(60, integer(1), "Use a whole number such as 60.", 107),
     # Dotted path to the ThreadItemConverter subclass that turns stored items into model input.
-    "HISTORY_CONVERTER": "chatkit_backend.history.HistoryConverter",
+    "HISTORY_CONVERTER": Setting(
+        "chatkit_backend.history.HistoryConverter",
+        importable,
+        "Give the dotted path of a chatkit.agents.ThreadItemConverter subclass, such as "
+        "'chatkit_backend.history.HistoryConverter'.",
+        108,
+        expects=subclass_of("chatkit.agents.ThreadItemConverter"),
+    ),
     # Per-owner rate limits in DRF's form ("20/min"); None turns a scope off. "turns" counts
     # streaming ops (each calls the model), "requests" the JSON ops.
-    "THROTTLE_RATES": {"turns": "30/min", "requests": "600/min"},
+    "THROTTLE_RATES": Setting(
+        {"turns": "30/min", "requests": "600/min"},
+        throttle_rates,
+        "For example {'turns': '30/min', 'requests': '600/min'}; None turns a scope off.",
+        109,
+    ),
     # Tokens one owner may spend per day (in TIME_ZONE), from the usage the Agents SDK
     # reports; None for no budget.
-    "DAILY_TOKEN_BUDGET": None,
+    "DAILY_TOKEN_BUDGET": Setting(
+        None, integer(0, optional=True), "Use a whole number of tokens, or None.", 110
+    ),
     # How many reverse proxies in front of the site append the address they saw to
     # X-Forwarded-For. 0: the client address is the connection's (REMOTE_ADDR), and the
     # header, which anyone can send, is ignored. Anonymous visitors' limits count per address.
-    "TRUSTED_PROXIES": 0,
+    "TRUSTED_PROXIES": Setting(
+        0, integer(0), "Use the number of proxies in front of the site, such as 1 (0: none).", 135
+    ),
     # Origins (scheme://host[:port]) whose browsers may call the API; None allows any origin
     # that CORS and CSRF let through. Requests without an Origin header are not affected.
-    "ALLOWED_ORIGINS": None,
+    "ALLOWED_ORIGINS": Setting(
+        None,
+        origins,
+        "List origins as browsers send them: scheme://host[:port], no path or trailing slash.",
+        111,
+    ),
     # Most characters one request may add to model input: a message's text, quoted text and
     # tags (their text and data, as the model reads them), a widget action's type and
     # payload, a client tool's result, structured input answers.
-    "MAX_MESSAGE_CHARS": 20_000,
+    "MAX_MESSAGE_CHARS": Setting(20_000, integer(1), "Use a whole number of characters.", 112),
     # Free-form JSON (request metadata, tag data, action payloads, client tool results): how
     # deep each value may nest, and how large it may be as JSON, in characters.
-    "MAX_JSON_DEPTH": 32,
-    "MAX_JSON_CHARS": 20_000,
+    "MAX_JSON_DEPTH": Setting(32, integer(1), "Use a whole number of levels such as 32.", 136),
+    "MAX_JSON_CHARS": Setting(20_000, integer(1), "Use a whole number of characters.", 137),
     # JSON values (objects, arrays, strings, numbers...) one request body may hold, counted
     # before the body is validated: validation's time grows with it.
-    "MAX_JSON_VALUES": 10_000,
+    "MAX_JSON_VALUES": Setting(10_000, integer(1), "Use a whole number such as 10000.", 138),
     # Refuse requests carrying fields the protocol does not define.
-    "REJECT_UNKNOWN_FIELDS": True,
+    "REJECT_UNKNOWN_FIELDS": Setting(True, boolean(), "Use True or False.", 113),
     # Attachments: stored through Django's storage API (an alias of settings.STORAGES, or the
     # default storage), metadata in the database. False turns the attachment ops off.
-    "ATTACHMENTS": True,
-    "ATTACHMENT_STORAGE": None,
-    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
-    "ATTACHMENT_MAX_PER_MESSAGE": 10,
+    "ATTACHMENTS": Setting(True, boolean(), "Use True or False.", 114),
+    "ATTACHMENT_STORAGE": Setting(
+        None,
+        storage_alias,
+        "Name an alias of settings.STORAGES, or None for the default storage.",
+        115,
+    ),
+    "ATTACHMENT_MAX_BYTES": Setting(
+        10 * 1024 * 1024, integer(1), "Use a whole number of bytes.", 116
+    ),
+    "ATTACHMENT_MAX_PER_MESSAGE": Setting(10, integer(1), "Use a whole number.", 117),
     # Per owner: bytes of uploaded files kept (attached or not; None for no quota), and
     # uploads not yet attached to a message.
-    "ATTACHMENT_QUOTA_BYTES": 200 * 1024 * 1024,
-    "ATTACHMENT_MAX_PENDING": 20,
+    "ATTACHMENT_QUOTA_BYTES": Setting(
+        200 * 1024 * 1024,
+        integer(1, optional=True),
+        "Use a whole number of bytes, or None for no quota.",
+        139,
+    ),
+    "ATTACHMENT_MAX_PENDING": Setting(
+        20, integer(1, optional=True), "Use a whole number such as 20, or None for no cap.", 140
+    ),
     # Types accepted, checked against the file's own bytes (not only the client's claim).
-    "ATTACHMENT_ALLOWED_TYPES": [
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "application/pdf",
-        "text/plain",
-        "text/markdown",
-        "text/csv",
-        "application/json",
-    ],
-    # Two-phase uploads: the HTTP method the descriptor names and how long its URL works.
-    "ATTACHMENT_UPLOAD_METHOD": "PUT",
-    "ATTACHMENT_UPLOAD_URL_TTL": 600,
+    "ATTACHMENT_ALLOWED_TYPES": Setting(
+        [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "text/markdown",
+            "text/csv",
+            "application/json",
+        ],
+        mime_types,
+        "List MIME types such as 'image/png' and 'application/pdf'.",
+        118,
+    ),
+    # Two-phase uploads: the HTTP method the descriptor names (the SDK documents POST; our
+    # endpoint takes POST and PUT, multipart or raw) and how long its URL works.
+    "ATTACHMENT_UPLOAD_METHOD": Setting(
+        "POST", one_of("POST", "PUT"), "Use 'POST' (what the SDK documents) or 'PUT'.", 119
+    ),
+    "ATTACHMENT_UPLOAD_URL_TTL": Setting(600, integer(1), "Use a whole number of seconds.", 120),
     # Point two-phase descriptors straight at the bucket when the storage can presign (S3
     # through django-storages): the bytes never pass through Django. They are checked (type,
     # size) when the attachment is first used or downloaded.
-    "ATTACHMENT_PRESIGNED_UPLOADS": False,
+    "ATTACHMENT_PRESIGNED_UPLOADS": Setting(False, boolean(), "Use True or False.", 121),
     # How long a signed download / preview URL works, in seconds.
-    "ATTACHMENT_URL_TTL": 3600,
+    "ATTACHMENT_URL_TTL": Setting(3600, integer(1), "Use a whole number of seconds.", 122),
     # What the model may read of a file: text up to this many characters, images and PDFs up
     # to this many bytes; larger or other files are described by name and type.
-    "ATTACHMENT_MODEL_TEXT_CHARS": 50_000,
-    "ATTACHMENT_MODEL_MAX_BYTES": 8 * 1024 * 1024,
+    "ATTACHMENT_MODEL_TEXT_CHARS": Setting(
+        50_000, integer(0), "Use a whole number of characters (0: describe files only).", 123
+    ),
+    "ATTACHMENT_MODEL_MAX_BYTES": Setting(
+        8 * 1024 * 1024, integer(0), "Use a whole number of bytes (0: describe files only).", 124
+    ),
     # Upper bound on ``limit`` for threads.list and items.list.
-    "MAX_PAGE_SIZE": 100,
+    "MAX_PAGE_SIZE": Setting(100, integer(1), "Use a whole number such as 100.", 125),
     # Maximum request body accepted by the protocol endpoint, in bytes. Room for a message
     # of MAX_MESSAGE_CHARS astral characters sent as \u escapes (12 bytes each); raise it
     # with MAX_MESSAGE_CHARS, or for dictation (input.transcribe carries the audio).
-    "MAX_REQUEST_BYTES": 256 * 1024,
+    "MAX_REQUEST_BYTES": Setting(256 * 1024, integer(1), "Use a whole number of bytes.", 126),
     # Model provider configuration. ``None`` means: read the environment variable of the
     # same name. Settings win over the environment.
-    "LLM_PROVIDER": None,
-    "LLM_MODEL": None,
-    "LLM_BASE_URL": None,
-    "OPENAI_API_KEY": None,
-    "GEMINI_API_KEY": None,
+    "LLM_PROVIDER": Setting(
+        None,
+        text,
+        "Use 'openai', 'gemini', 'openai_compatible' or 'offline' (or None: the environment).",
+        127,
+    ),
+    "LLM_MODEL": Setting(None, text, "Use a model name such as 'gpt-4.1-mini', or None.", 128),
+    "LLM_BASE_URL": Setting(
+        None, http_url, "Use a URL such as 'http://127.0.0.1:11434/v1/', or None.", 129
+    ),
+    "OPENAI_API_KEY": Setting(None, text, "Use the key as a string, or None.", 130),
+    "GEMINI_API_KEY": Setting(None, text, "Use the key as a string, or None.", 131),
     # Seconds before a provider request is abandoned, and how often the client retries.
-    "LLM_TIMEOUT": 60.0,
-    "LLM_MAX_RETRIES": 2,
+    "LLM_TIMEOUT": Setting(60.0, seconds, "Use a number of seconds such as 60.", 132),
+    "LLM_MAX_RETRIES": Setting(2, integer(0), "Use a whole number such as 2.", 133),
     # Export Agents SDK traces to OpenAI. ``None``: only when an OpenAI key is configured.
-    "TRACING": None,
+    "TRACING": Setting(None, boolean(optional=True), "Use True, False or None.", 134),
     # Days without activity after which ``chatkit_purge`` deletes a thread; None keeps
     # everything (the command then needs ``--older-than``).
-    "RETENTION_DAYS": None,
+    "RETENTION_DAYS": Setting(
+        None, integer(1, optional=True), "Use a whole number of days, or None.", 141
+    ),
     # The ChatKit widget's ``domainKey`` for this site's pages (any non-empty placeholder
     # works on localhost); ``chatkit_doctor`` checks it.
-    "DOMAIN_KEY": None,
+    "DOMAIN_KEY": Setting(None, text, "Use the key from OpenAI's domain allowlist, or None.", 142),
 }
 
+DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
+
 ENVIRONMENT_KEYS = ("LLM_PROVIDER", "LLM_MODEL", "LLM_BASE_URL", "OPENAI_API_KEY", "GEMINI_API_KEY")
+
+
+@lru_cache(maxsize=64)
+def import_setting(path: str) -> Any:
+    """Import a dotted path once; settings name classes and callables this way."""
+    return import_string(path)
+
+
+class SettingError(ImproperlyConfigured):
+    """A ``CHATKIT_BACKEND`` key (or the environment variable behind it) that cannot work."""
+
+    def __init__(self, name: str, label: str, problem: str):
+        self.name = name
+        self.problem = f"{label} {problem}."
+        self.hint = SETTINGS[name].hint
+        super().__init__(f"{self.problem} {self.hint}")
 
 
 class Settings:
     """Attribute access to ``CHATKIT_BACKEND`` with defaults, evaluated on every access."""
 
     def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
+        value = self.raw(name)
+        problem = SETTINGS[name].check(value)
+        if problem is not None:
+            raise SettingError(name, self.label(name), problem)
+        return value
+
+    def raw(self, name: str) -> Any:
+        """The value in effect (setting, environment or default), unchecked."""
+        if name not in SETTINGS:
             raise AttributeError(f"Unknown chatkit_backend setting {name!r}")
-        user = getattr(django_settings, "CHATKIT_BACKEND", None) or {}
+        user = self.user_settings()
         if name in user and not (name in ENVIRONMENT_KEYS and user[name] is None):
             return user[name]
         if name in ENVIRONMENT_KEYS:
@@ -136,9 +431,55 @@ class Settings:
             return value or None
         return DEFAULTS[name]
 
+    def label(self, name: str) -> str:
+        """How messages name the setting: where its value comes from."""
+        if name in ENVIRONMENT_KEYS and self.user_settings().get(name) is None:
+            return f"The environment variable {name}"
+        return f"CHATKIT_BACKEND[{name!r}]"
+
+    def imported(self, name: str) -> Any:
+        """The object a dotted-path setting names (a list of them for a list setting).
+
+        Values that are already objects are returned as they are. Raises
+        :class:`SettingError` (an ``ImproperlyConfigured``) naming the setting when a path
+        cannot be imported or names the wrong kind of object.
+        """
+        value = getattr(self, name)
+        if isinstance(value, list | tuple):
+            return [self._import(name, each) for each in value]
+        return self._import(name, value)
+
+    def _import(self, name: str, value: Any) -> Any:
+        expects = SETTINGS[name].expects
+        try:
+            obj = import_setting(value) if isinstance(value, str) else value
+        except ImportError as error:
+            problem = f"names {value!r}, which cannot be imported ({error})"
+            raise SettingError(name, self.label(name), problem) from error
+        what_it_is_not = expects(obj) if expects is not None else None
+        if what_it_is_not is not None:
+            problem = f"names {value!r}, which {what_it_is_not}"
+            raise SettingError(name, self.label(name), problem)
+        return obj
+
+    def error(self, name: str) -> SettingError | None:
+        """What is wrong with the setting ``name``, or ``None``; imports dotted paths."""
+        try:
+            if SETTINGS[name].expects is not None:
+                self.imported(name)
+            else:
+                getattr(self, name)
+        except SettingError as error:
+            return error
+        return None
+
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(django_settings, "CHATKIT_BACKEND", None) or {}
+        return value if isinstance(value, dict) else {}
+
     def user_keys(self) -> set[str]:
         """The keys a site set in ``CHATKIT_BACKEND`` (checked for typos by a system check)."""
-        return set(getattr(django_settings, "CHATKIT_BACKEND", None) or {})
+        return set(self.user_settings())
 
 
 conf = Settings()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from agents import RunConfig, Runner, RunResultStreaming
+from agents.run_config import ToolErrorFormatterArgs
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.store import Store
@@ -22,10 +23,10 @@ from chatkit.types import (
     UserMessageTagContent,
 )
 
-from .agents import load, resolve_agent
+from .agents import resolve_agent
 from .conf import conf
 from .context import RequestContext
-from .errors import describe_failure
+from .errors import describe_failure, provider_reason
 from .providers import (
     ChatKitModelProvider,
     ProviderConfig,
@@ -53,6 +54,17 @@ def make_title(message: UserMessageItem, max_length: int) -> str | None:
     return cut.rstrip(",.;:") + "…"
 
 
+def log_tool_error(args: ToolErrorFormatterArgs[Any]) -> None:
+    """Log a function tool that raised, with its traceback.
+
+    The Agents SDK tells the model "An error occurred while running the tool" and logs nothing
+    a fresh site shows; the developer needs the exception. Returning ``None`` keeps the SDK's
+    message to the model (which never sees the exception's text).
+    """
+    if args.kind == "tool_exception" and args.error is not None:
+        logger.error("Tool %s raised (call %s)", args.tool_name, args.call_id, exc_info=args.error)
+
+
 class Orchestrator:
     """Runs one agent turn for a thread. Subclass to change how input or runs are built."""
 
@@ -60,7 +72,7 @@ class Orchestrator:
         self.store = store
 
     def converter(self) -> ThreadItemConverter:
-        return load(conf.HISTORY_CONVERTER)()
+        return conf.imported("HISTORY_CONVERTER")()
 
     async def build_input(self, thread: ThreadMetadata, context: RequestContext) -> list[Any]:
         """The newest ``HISTORY_LIMIT`` items, oldest first, as model input.
@@ -80,6 +92,7 @@ class Orchestrator:
         return RunConfig(
             model_provider=ChatKitModelProvider(provider),
             tracing_disabled=not tracing_enabled(provider),
+            tool_error_formatter=log_tool_error,
         )
 
     async def respond(
@@ -96,7 +109,7 @@ class Orchestrator:
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result: RunResultStreaming | None = None
         try:
-            agent = await resolve_agent(conf.AGENT, context)
+            agent = await resolve_agent(conf.imported("AGENT"), context)
             model_input = await self.build_input(thread, context)
             result = Runner.run_streamed(
                 agent, model_input, context=agent_context, run_config=self.run_config(provider)
@@ -108,6 +121,10 @@ class Orchestrator:
             message = describe_failure(error, provider)
             if message is None:
                 raise
+            reason = provider_reason(error, provider)
+            if reason is not None:
+                # What the provider said: the user's message names the kind of failure only.
+                logger.warning("The model provider (%s) answered %s", provider.provider, reason)
             logger.warning("Turn failed in thread %s: %s", thread.id, message)
             # The user's message is already stored, so retrying the turn works.
             raise CustomStreamError(message, allow_retry=True) from error

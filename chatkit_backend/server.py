@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
 
@@ -28,8 +28,11 @@ from chatkit.types import (
     FeedbackKind,
     HiddenContextItem,
     ItemsListReq,
+    Page,
     StructuredInputItem,
     SyncCustomActionResponse,
+    Thread,
+    ThreadItemBase,
     ThreadItemDoneEvent,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
@@ -47,10 +50,9 @@ from chatkit.types import (
 )
 from django.conf import settings
 from django.utils import timezone
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from . import limits
-from .agents import load
 from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
@@ -129,7 +131,23 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             # 400 has to be found out now.
             await self.check_before_streaming(parsed, context)
             return StreamingResult(self._process_streaming(parsed, context))
+        await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
+
+    async def check_ids(self, request: Any, context: RequestContext) -> None:
+        """Raise ``NotFoundError`` for a JSON op naming a thread or attachment that is missing
+        or not the caller's.
+
+        The SDK's ``Store`` contract answers those ops quietly (an empty page of items, a
+        delete that does nothing); over HTTP they are a 404, like every other op.
+        """
+        match request:
+            case ItemsListReq():
+                await self.store.load_thread(request.params.thread_id, context)
+            case AttachmentsDeleteReq() if isinstance(self.store, DjangoStore):
+                await self.store.load_attachment_to_change(request.params.attachment_id, context)
+            case AttachmentsDeleteReq():
+                await self.store.load_attachment(request.params.attachment_id, context)
 
     async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
         """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work."""
@@ -233,6 +251,12 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                 status=409,
             )
 
+    def _serialize(self, obj: BaseModel) -> bytes:
+        # Every JSON byte the SDK's server sends passes here. Threads read from the database
+        # carry UTC (``...Z``) while the SDK's new threads and items carry naive local time,
+        # which a browser reads as *its* local time: one form on the wire, UTC with ``Z``.
+        return super()._serialize(with_utc_timestamps(obj))
+
     # -- the turn --------------------------------------------------------------------------
 
     def respond(
@@ -298,11 +322,43 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         )
 
 
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC. The SDK makes naive ``datetime.now()`` values, which are in the
+    process's local time: Django sets it to ``TIME_ZONE``."""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    return value.astimezone(UTC)
+
+
+def with_utc_timestamps(obj: BaseModel) -> BaseModel:
+    """Set every ``created_at`` that ``obj`` carries to UTC, in place, and return ``obj``.
+
+    Only threads and items carry timestamps (``ThreadMetadata``, ``ThreadItemBase``): alone,
+    in a ``Page``, in a ``Thread``'s items, or in an event's ``thread`` / ``item``.
+    """
+    match obj:
+        case ThreadMetadata() | ThreadItemBase():
+            obj.created_at = utc(obj.created_at)
+            if isinstance(obj, Thread):
+                for item in obj.items.data:
+                    with_utc_timestamps(item)
+        case Page():
+            for element in obj.data:
+                if isinstance(element, BaseModel):
+                    with_utc_timestamps(element)
+        case _:
+            for name in ("thread", "item"):
+                inner = getattr(obj, name, None)
+                if isinstance(inner, ThreadMetadata | ThreadItemBase):
+                    with_utc_timestamps(inner)
+    return obj
+
+
 @lru_cache(maxsize=8)
-def _server_for(path: Any) -> DjangoChatKitServer:
-    return load(path)()
+def _server_for(server_class: type[DjangoChatKitServer]) -> DjangoChatKitServer:
+    return server_class()
 
 
 def get_server() -> DjangoChatKitServer:
     """The configured server. It holds no per-request state, so one instance serves all."""
-    return _server_for(conf.SERVER_CLASS)
+    return _server_for(conf.imported("SERVER_CLASS"))

@@ -4,8 +4,11 @@ Each method runs one short synchronous function through ``sync_to_async``: one t
 call, a bounded number of queries whatever the thread's length, and real transactions where a
 call writes more than one row (the async ORM has none).
 
-Someone else's thread, item or attachment raises ``NotFoundError`` exactly like a missing one,
-so existence never leaks.
+Someone else's thread, item or attachment behaves exactly like a missing one, so existence
+never leaks. As chatkit's ``Store`` contract has it (the SDK's own store tests), that is
+``NotFoundError`` from the loads of one thing, an empty page from ``load_thread_items`` and
+nothing at all from ``delete_attachment``; the server checks ids before it calls those two,
+so the HTTP answer is still 404.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from pydantic import TypeAdapter
 
 from . import models
 from .access import AccessPolicy
-from .agents import load
 from .attachments import ATTACHMENT_ADAPTER, finish_presigned_upload, refresh_preview
 from .clients import address_key
 from .conf import conf
@@ -155,7 +157,7 @@ class DjangoStore(Store[RequestContext]):
     """
 
     def policy(self) -> AccessPolicy:
-        return load(conf.ACCESS_POLICY)()
+        return conf.imported("ACCESS_POLICY")()
 
     def _threads(self, context: RequestContext, *, write: bool) -> QuerySet[models.Thread]:
         return self.policy().threads(context, write=write)
@@ -344,9 +346,12 @@ class DjangoStore(Store[RequestContext]):
                 .first()
             )
             if cursor is None:
+                if not self._readable(thread_id, context):
+                    return Page(data=[], has_more=False, after=None)
                 raise NotFoundError(f"Item {after} not found in thread {thread_id}")
         elif not self._readable(thread_id, context):
-            raise NotFoundError(f"Thread {thread_id} not found")
+            # The SDK's contract: a thread the caller may not see has no items for them.
+            return Page(data=[], has_more=False, after=None)
         rows = list(
             _keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1]
         )
@@ -468,9 +473,20 @@ class DjangoStore(Store[RequestContext]):
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         return await sync_to_async(self._load_attachment)(attachment_id, context)
 
-    def _load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+    async def load_attachment_to_change(
+        self, attachment_id: str, context: RequestContext
+    ) -> Attachment:
+        """``load_attachment`` for a caller about to change or delete the attachment.
+
+        Raises ``NotFoundError`` unless the access policy lets ``context`` write it.
+        """
+        return await sync_to_async(self._load_attachment)(attachment_id, context, write=True)
+
+    def _load_attachment(
+        self, attachment_id: str, context: RequestContext, *, write: bool = False
+    ) -> Attachment:
         data = (
-            self._attachments(context, write=False)
+            self._attachments(context, write=write)
             .filter(id=attachment_id)
             .values_list("data", flat=True)
             .first()
@@ -492,9 +508,8 @@ class DjangoStore(Store[RequestContext]):
                 .filter(id=attachment_id)
                 .first()
             )
-            if row is None:
-                raise NotFoundError(f"Attachment {attachment_id} not found")
-            row.delete()
+            if row is not None:  # the SDK's contract: deleting what is not there is a no-op
+                row.delete()
 
     # -- helpers for the server's checks before streaming ----------------------------------
 

@@ -2,8 +2,9 @@
 
 - ``POST chatkit/api/upload`` (``chatkit_backend:upload``): multipart field ``file``,
   authenticated like the API; answers the Attachment JSON.
-- ``PUT|POST chatkit/api/upload/<id>?token=…`` (``chatkit_backend:upload_to``): where a
-  two-phase descriptor points; the signed token is the credential, works once and expires.
+- ``POST|PUT chatkit/api/upload/<id>?token=…`` (``chatkit_backend:upload_to``): where a
+  two-phase descriptor points, multipart field ``file`` or a raw body, either method; the
+  signed token is the credential, works once and expires.
 - ``GET chatkit/attachments/<id>`` (``chatkit_backend:attachment``): the bytes, to their owner
   or to anyone holding a fresh signed ``?token=`` (image previews).
 """
@@ -20,7 +21,7 @@ from chatkit.types import Attachment
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.http.multipartparser import MultiPartParserError
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -40,6 +41,7 @@ from .attachments import (
 )
 from .conf import conf
 from .context import RequestContext
+from .envelopes import MULTIPART_SLACK
 from .exceptions import RequestError
 from .filetypes import INLINE_SAFE
 from .ids import generate_id
@@ -47,8 +49,6 @@ from .store import DjangoStore
 from .views import error_response, guard
 
 CHUNK = 64 * 1024
-# Multipart framing around the file: boundaries and part headers.
-MULTIPART_SLACK = 64 * 1024
 # Never rendered by a browser from our origin, whatever the stored type says.
 DANGEROUS_TYPES = frozenset({"text/html", "image/svg+xml", "text/xml", "application/xml"})
 
@@ -82,10 +82,18 @@ def _limit_uploads(request: HttpRequest) -> _SizeLimit:
     return limit
 
 
+def _uploaded_files(request: HttpRequest) -> Any:
+    if request.method == "POST":
+        return request.FILES
+    # Django parses the multipart body of a POST only; a PUT's is parsed the same way here.
+    parser = MultiPartParser(request.META, request, request.upload_handlers, request.encoding)
+    return parser.parse()[1]
+
+
 def _multipart_file(request: HttpRequest) -> Any:
     limit = _limit_uploads(request)
     try:
-        upload = request.FILES.get("file")
+        upload = _uploaded_files(request).get("file")
     except (MultiPartParserError, SuspiciousOperation, BadRequest):
         # A broken boundary, too many parts or fields: Django's parser gives up.
         raise RequestError("The multipart body could not be read.", code="bad_multipart") from None

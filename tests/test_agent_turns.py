@@ -1,8 +1,10 @@
 """Agent behaviour through the HTTP endpoint, with a ScriptedModel in place of the provider."""
 
 import json
+import logging
 
 import pytest
+from agents import Agent, function_tool
 from agents.testing import ScriptedModel, assistant_message, function_call
 from chatkit.types import (
     AssistantMessageItem,
@@ -249,3 +251,31 @@ def test_unexpected_agent_setting_gives_an_error_event_not_a_traceback(chatkit_c
     settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "AGENT": lambda context: 42}
     result = chatkit_client.create_thread("hi")
     assert result.errors
+
+
+@function_tool
+def broken_inventory(sku: str) -> str:
+    """Look up stock (and fail, as real code sometimes does)."""
+    raise LookupError(f"inventory service refused sku {sku}")
+
+
+def test_a_tool_that_raises_is_logged_with_its_traceback(chatkit_client, caplog):
+    """The model is told the tool failed; the site's developer finds out why in the log."""
+    model = ScriptedModel(
+        [
+            [function_call("broken_inventory", {"sku": "X-1"}, call_id="call_b1")],
+            [assistant_message("Sorry, I could not check the stock.")],
+        ]
+    )
+    agent = Agent(name="Shop", instructions="Check stock.", tools=[broken_inventory], model=model)
+    with caplog.at_level(logging.WARNING), override_agent(agent):
+        result = chatkit_client.create_thread("Is X-1 in stock?")
+    assert result.errors == []
+    assert result.assistant_text == "Sorry, I could not check the stock."
+    assert "An error occurred while running the tool" in input_texts(model.calls[1])
+    [record] = [r for r in caplog.records if r.exc_info and r.exc_info[0] is LookupError]
+    assert record.name.startswith("chatkit_backend.")
+    assert record.levelno == logging.ERROR
+    assert "broken_inventory" in record.getMessage()
+    assert "call_b1" in record.getMessage()
+    assert "inventory service refused sku X-1" in caplog.text  # the traceback's last line

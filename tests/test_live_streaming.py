@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 from agents.testing import ModelCall, ModelStep, ScriptedModel, assistant_message
@@ -152,3 +153,57 @@ def test_concurrent_turns_from_many_users(
                 .values_list("type", flat=True)
             )
             assert types == ["user_message", "assistant_message"] * 2
+
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def timestamps(value, found=None) -> list[str]:
+    """Every ``created_at`` in a decoded JSON document."""
+    found = [] if found is None else found
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "created_at":
+                found.append(inner)
+            else:
+                timestamps(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            timestamps(inner, found)
+    return found
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Kolkata"])
+def test_every_timestamp_on_the_wire_is_utc_with_z(
+    live_asgi: LiveServer, chatkit_user, model, settings, time_zone
+):
+    """thread.created, item events, threads.list, items.list and threads.get_by_id agree on
+    one form (ISO 8601 in UTC with ``Z``) and on the instants themselves."""
+    settings.TIME_ZONE = time_zone
+    model.enqueue([assistant_message("Hello there.")])
+    http = live_asgi.http(chatkit_user)
+    with http.stream("POST", API, json=create_body("Hi")) as response:
+        events = [json.loads(line[len("data: ") :]) for line in response.iter_lines() if line]
+    created = next(e for e in events if e["type"] == "thread.created")["thread"]
+    thread_id = created["id"]
+    streamed = timestamps(events)
+    listed = http.post(API, json={"type": "threads.list", "params": {}}).json()
+    items = http.post(API, json={"type": "items.list", "params": {"thread_id": thread_id}}).json()
+    whole = http.post(
+        API, json={"type": "threads.get_by_id", "params": {"thread_id": thread_id}}
+    ).json()
+    every = streamed + timestamps(listed) + timestamps(items) + timestamps(whole)
+    assert len(every) >= 8
+    assert [value for value in every if not TIMESTAMP.match(value)] == []
+
+    [listed_thread] = listed["data"]
+    assert listed_thread["created_at"] == created["created_at"] == whole["created_at"]
+    done = {
+        e["item"]["id"]: e["item"]["created_at"] for e in events if e["type"] == "thread.item.done"
+    }
+    assert {item["id"]: item["created_at"] for item in items["data"]} == done
+    # The instants are now, not shifted by the server's time zone.
+    now = time.time()
+    for value in every:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        assert abs(instant - now) < 600

@@ -72,6 +72,18 @@ def create(chatkit_client, name, content, mime):
     return ATTACHMENT.validate_json(response.content)
 
 
+def the_model_sees_the_png(chatkit_client, model, attachment) -> models.Attachment:
+    """Send the attachment in a message; the model gets the PNG's bytes. Returns its row."""
+    model.enqueue([assistant_message("A cat.")])
+    result = chatkit_client.create_thread("What is this?", [attachment.id])
+    assert result.errors == []
+    image = next(p for p in model.calls[-1].input[-1]["content"] if p["type"] == "input_image")
+    assert image["image_url"].endswith(base64.b64encode(PNG).decode())
+    row = models.Attachment.objects.get(id=attachment.id)
+    assert row.size == len(PNG)
+    return row
+
+
 def test_descriptor_points_at_the_bucket_and_the_model_sees_the_file(
     bucket, chatkit_client, client, model
 ):
@@ -86,13 +98,8 @@ def test_descriptor_points_at_the_bucket_and_the_model_sees_the_file(
     assert put.status_code == 200
     assert keys(s3).count(f"chatkit/incoming/{attachment.id}") == 1
 
-    model.enqueue([assistant_message("A cat.")])
-    result = chatkit_client.create_thread("What is this?", [attachment.id])
-    assert result.errors == []
-    image = next(p for p in model.calls[-1].input[-1]["content"] if p["type"] == "input_image")
-    assert image["image_url"].endswith(base64.b64encode(PNG).decode())
-    row = models.Attachment.objects.get(id=attachment.id)
-    assert row.uploaded_at is not None and row.size == len(PNG)
+    row = the_model_sees_the_png(chatkit_client, model, attachment)
+    assert row.uploaded_at is not None
     assert row.data["upload_descriptor"] is None
     download = client.get(f"/chatkit/attachments/{attachment.id}")
     assert download.status_code == 200 and response_body(download) == PNG
@@ -184,3 +191,52 @@ def test_cleanup_removes_what_a_replay_left_after_the_attachment_went(
     assert "would delete stray file " + stray in capsys.readouterr().out
     call_command("chatkit_cleanup_uploads", "--older-than", "0")
     assert stray not in keys(s3)
+
+
+@pytest.mark.parametrize("boundary", ["----WebKitFormBoundary7MA4YWxkTrZu0gW", "a:b=c d"])
+def test_a_multipart_envelope_put_into_the_bucket_is_unwrapped(
+    bucket, chatkit_client, client, model, boundary
+):
+    """A client that sends the SDK's documented multipart body to a presigned PUT (with the
+    descriptor's Content-Type, so S3 accepts it) leaves the whole envelope in the bucket: it is
+    found on first use and only the ``file`` part is kept."""
+    s3, _ = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    descriptor = attachment.upload_descriptor
+    envelope = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cat.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + PNG
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    put = httpx.put(str(descriptor.url), content=envelope, headers=descriptor.headers)
+    assert put.status_code == 200
+
+    row = the_model_sees_the_png(chatkit_client, model, attachment)
+    stored = s3.get_object(Bucket=BUCKET, Key=row.file_name)["Body"].read()
+    assert stored == PNG
+    download = client.get(f"/chatkit/attachments/{attachment.id}")
+    assert response_body(download) == PNG
+    assert f"chatkit/incoming/{attachment.id}" not in keys(s3)
+
+
+def test_an_envelope_whose_file_is_not_the_declared_type_is_refused(bucket, chatkit_client):
+    s3, _ = bucket
+    attachment = create(chatkit_client, "cat.png", PNG, "image/png")
+    envelope = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="cat.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + PDF + b"\r\n--XyZ--\r\n"
+    )
+    httpx.put(
+        str(attachment.upload_descriptor.url),
+        content=envelope,
+        headers=attachment.upload_descriptor.headers,
+    )
+    response = chatkit_client.request(
+        "threads.create", input=message_input("look", [attachment.id])
+    )
+    assert response.status == 415
+    assert not [key for key in keys(s3) if attachment.id in key]

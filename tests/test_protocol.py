@@ -1,10 +1,14 @@
 """Every protocol op through the HTTP endpoint, parsed with chatkit's own types."""
 
 import base64
+import re
+import typing
+from pathlib import Path
 
 import pytest
 from agents.testing import assistant_message
 from chatkit.types import (
+    ChatKitReq,
     Page,
     StreamOptionsEvent,
     Thread,
@@ -15,6 +19,7 @@ from chatkit.types import (
     ThreadUpdatedEvent,
     UserMessageItem,
 )
+from pydantic import TypeAdapter
 
 from chatkit_backend import models
 from chatkit_backend.testing import parse_sse
@@ -250,3 +255,55 @@ def test_list_limits_are_clamped(chatkit_client, model, settings, asked, served)
     assert len(items["data"]) == min(served, 4)
     threads = chatkit_client.request("threads.list", limit=asked).json()
     assert len(threads["data"]) == min(served, 2)
+
+
+# -- the README's protocol reference ----------------------------------------------------------
+
+
+def reference_section() -> str:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = text.index("\n## Protocol reference\n")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_every_reference_body_is_a_valid_request_and_every_op_has_one():
+    rows = re.findall(r"^\| `([a-z_.]+)` \| .*? \| `(\{.*?\})`", reference_section(), re.M)
+    adapter = TypeAdapter(ChatKitReq)
+    ops = [adapter.validate_json(body).type for _, body in rows]
+    assert ops == [op for op, _ in rows]
+    every_op = {
+        cls.model_fields["type"].default
+        for cls in typing.get_args(typing.get_args(ChatKitReq)[0])
+        for cls in (typing.get_args(cls) or (cls,))
+        if isinstance(cls, type)
+    }
+    assert sorted(ops) == sorted(every_op)
+
+
+def test_a_turn_streams_in_the_documented_order(chatkit_client, model):
+    """thread.updated with the title comes before the text, as the README says."""
+    model.enqueue([assistant_message("One two three four.")])
+    result = chatkit_client.create_thread("Hello there")
+    kinds = []
+    for event in result.events:
+        kind = event.type
+        if isinstance(event, ThreadItemUpdatedEvent):
+            kind = event.update.type
+        elif isinstance(event, ThreadItemAddedEvent | ThreadItemDoneEvent):
+            kind += f" {event.item.type}"
+        if not (kinds and kind == kinds[-1] == "assistant_message.content_part.text_delta"):
+            kinds.append(kind)
+    assert kinds == [
+        "thread.created",
+        "thread.item.done user_message",
+        "stream_options",
+        "thread.item.added assistant_message",
+        "thread.updated",
+        "assistant_message.content_part.added",
+        "assistant_message.content_part.text_delta",
+        "assistant_message.content_part.done",
+        "thread.item.done assistant_message",
+    ]
+    [created] = [e for e in result.events if isinstance(e, ThreadCreatedEvent)]
+    [updated] = [e for e in result.events if isinstance(e, ThreadUpdatedEvent)]
+    assert (created.thread.title, updated.thread.title) == (None, "Hello there")

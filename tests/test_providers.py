@@ -16,6 +16,7 @@ import httpx
 import pytest
 from agents import (
     Agent,
+    ModelSettings,
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
     RunContextWrapper,
@@ -30,6 +31,7 @@ from chatkit.types import (
 )
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
+from openai.types.shared import Reasoning
 from pydantic import TypeAdapter
 
 from chatkit_backend import models
@@ -561,7 +563,7 @@ def test_configuration_problems_give_an_error_event_not_a_traceback(
 def test_create_model_per_provider(settings, values, model_class, name, base_url):
     provider_settings(settings, **values)
     model = create_model()
-    assert type(model) is model_class
+    assert isinstance(model, model_class)
     if isinstance(model, OfflineModel):
         assert model.name == name
         return
@@ -832,3 +834,116 @@ def test_the_fake_speaks_both_wire_formats_strictly(server, step):
     assert finish[-1] == ("stop" if isinstance(step, str) else "tool_calls")
     assert len(server.requests) == 2
     assert server.requests[0].json == {"model": "m", "stream": True}
+
+
+# -- request settings fit the model in use (fact 19) ----------------------------------------
+
+REASONING_FIELDS = ("reasoning", "reasoning_effort", "verbosity")
+
+
+def reasoning_sent(body: dict[str, Any]) -> dict[str, Any]:
+    """What a model request says about reasoning and verbosity, in either wire format."""
+    sent = {name: body[name] for name in REASONING_FIELDS if name in body}
+    if "verbosity" in (body.get("text") or {}):
+        sent["text.verbosity"] = body["text"]["verbosity"]
+    return sent
+
+
+@each_provider
+def test_a_model_without_reasoning_gets_no_reasoning_settings(
+    chatkit_client, settings, server, case
+):
+    """The default agent names no model; the Agents SDK's GPT-5 defaults must not follow it
+    to gpt-4.1-mini, Gemini or a local model, which refuse them (HTTP 400)."""
+    configure(settings, case, server.base_url)
+    result = chatkit_client.create_thread("Hello")
+    assert result.errors == []
+    [request] = server.model_requests()
+    assert request.json["model"] == case.model
+    assert reasoning_sent(request.json) == {}
+
+
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        ("gpt-5", {"reasoning": {"effort": "low"}, "text.verbosity": "low"}),
+        ("gpt-5.2", {"reasoning": {"effort": "none"}, "text.verbosity": "low"}),
+        ("gpt-5-chat-latest", {}),
+    ],
+)
+def test_a_gpt5_model_gets_the_settings_the_sdk_gives_it(
+    chatkit_client, settings, server, model, expected
+):
+    configure(settings, CASES["openai"], server.base_url, LLM_MODEL=model)
+    result = chatkit_client.create_thread("Hello")
+    assert result.errors == []
+    [request] = server.model_requests()
+    assert request.json["model"] == model
+    assert reasoning_sent(request.json) == expected
+
+
+@each_provider
+def test_settings_an_agent_sets_are_sent_as_set(chatkit_client, settings, server, case):
+    configure(settings, case, server.base_url)
+    agent = Agent(
+        name="Deliberate",
+        instructions="Think.",
+        model_settings=ModelSettings(reasoning=Reasoning(effort="high"), temperature=0.2),
+    )
+    with override_agent(agent):
+        result = chatkit_client.create_thread("Hello")
+    assert result.errors == []
+    [request] = server.model_requests()
+    assert request.json["temperature"] == 0.2
+    if case.chat:
+        assert reasoning_sent(request.json) == {"reasoning_effort": "high"}
+    else:
+        assert reasoning_sent(request.json) == {"reasoning": {"effort": "high"}}
+
+
+def test_a_handoff_without_a_model_gets_settings_for_the_model_in_use(
+    chatkit_client, settings, server
+):
+    configure(settings, CASES["gemini"], server.base_url)
+    specialist = Agent(name="Specialist", instructions="Answer.")
+    triage = Agent(name="Triage", instructions="Hand off.", handoffs=[specialist])
+    server.script(ToolCall("transfer_to_specialist", "{}"), "Specialist here.")
+    with override_agent(triage):
+        result = chatkit_client.create_thread("Help")
+    assert result.errors == []
+    assert result.assistant_text == "Specialist here."
+    requests = server.model_requests()
+    assert len(requests) == 2
+    assert [reasoning_sent(request.json) for request in requests] == [{}, {}]
+
+
+def test_a_refused_request_logs_the_providers_reason_without_the_key(
+    chatkit_client, settings, server, responses, logs
+):
+    configure(settings, CASES["openai"], server.base_url)
+    server.fail_next(400)
+    result = chatkit_client.create_thread("Hello")
+    assert_clear_error(result, CASES["openai"], "refused the request (HTTP 400).")
+    [record] = [
+        r for r in logs.records if "HTTP 400" in r.getMessage() and "invalid" in r.getMessage()
+    ]
+    assert record.name.startswith("chatkit_backend")
+    assert record.levelno == logging.WARNING
+    assert "The request is invalid." in record.getMessage()
+    assert_key_never_leaks(responses, logs)
+
+
+@pytest.mark.parametrize("case", [CASES["openai"], CASES["gemini"]], ids=["openai", "gemini"])
+def test_a_401_logs_the_reason_with_the_quoted_key_masked(
+    chatkit_client, settings, server, responses, logs, case
+):
+    """The fake quotes the key back in full (the worst case): the log shows the reason only."""
+    configure(settings, case, server.base_url)
+    server.fail_next(401)
+    result = chatkit_client.create_thread("Hello")
+    assert_clear_error(result, case, FAILURES["401"])
+    assert any(
+        "HTTP 401" in r.getMessage() and "Incorrect API key provided" in r.getMessage()
+        for r in logs.records
+    )
+    assert_key_never_leaks(responses, logs)

@@ -1,12 +1,16 @@
 """DjangoStore semantics (DESIGN facts 2-7), called the way chatkit's server calls it."""
 
+import time
 from datetime import datetime, timedelta
+from unittest import mock
 
 import pytest
 from chatkit.store import NotFoundError
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
+    FileAttachment,
+    ImageAttachment,
     InferenceOptions,
     SDKHiddenContextItem,
     Thread,
@@ -18,8 +22,10 @@ from chatkit.types import (
 )
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pydantic import AnyUrl
 
 from chatkit_backend import models
+from chatkit_backend.attachments import build_attachment
 from chatkit_backend.context import Owner, RequestContext
 from chatkit_backend.store import DjangoStore, aware
 
@@ -160,8 +166,6 @@ async def test_someone_elses_data_behaves_exactly_like_missing_data(store, alice
     def calls(t):  # every store call, aimed at thread ``t``
         return [
             lambda c: store.load_thread(t, c),
-            lambda c: store.load_thread_items(t, None, 10, "asc", c),
-            lambda c: store.load_thread_items(t, "msg_0000", 10, "asc", c),
             lambda c: store.load_item(t, "msg_0000", c),
             lambda c: store.add_thread_item(t, message(t, 9), c),
             lambda c: store.save_item(t, message(t, 0, text="hijacked"), c),
@@ -177,7 +181,7 @@ async def test_someone_elses_data_behaves_exactly_like_missing_data(store, alice
     ):
         with pytest.raises(NotFoundError) as by_bob:
             await theirs(bob)
-        if index == 9:
+        if index == 7:
             continue  # saving a new thread id is how threads get created
         with pytest.raises(NotFoundError) as on_missing:
             await missing(alice)
@@ -223,3 +227,73 @@ def test_query_count_is_constant_whatever_the_thread_length(django_user_model):
         counts[size] = len(captured)
     assert counts[5] == counts[200]
     assert counts[5] <= 12
+
+
+# -- the SDK's Store contract (fact 24): what code written against chatkit's Store expects ---
+
+
+async def test_items_of_a_thread_the_caller_may_not_see_are_an_empty_page(store, alice, bob):
+    await new_thread(store, alice, items=2)
+    for context, thread_id, after in [
+        (bob, "thr_1", None),
+        (bob, "thr_1", "msg_0000"),
+        (alice, "thr_missing", None),
+        (alice, "thr_missing", "msg_0000"),
+    ]:
+        page = await store.load_thread_items(thread_id, after, 10, "asc", context)
+        assert (page.data, page.has_more, page.after) == ([], False, None)
+    # A cursor that is not in the caller's own thread is still an error.
+    with pytest.raises(NotFoundError):
+        await store.load_thread_items("thr_1", "msg_missing", 10, "asc", alice)
+    page = await store.load_thread_items("thr_1", "msg_0000", 10, "asc", alice)
+    assert [item.id for item in page.data] == ["msg_0001"]
+
+
+async def test_deleting_an_attachment_that_does_not_exist_is_a_no_op(store, alice, bob):
+    file = FileAttachment(id="atc_1", name="notes.txt", mime_type="text/plain")
+    await store.save_attachment(file, alice)
+    await store.delete_attachment("atc_missing", alice)
+    await store.delete_attachment("atc_1", bob)  # someone else's: nothing happens either
+    assert await store.load_attachment("atc_1", alice) == file
+    await store.delete_attachment("atc_1", alice)
+    assert not await models.Attachment.objects.filter(id="atc_1").aexists()
+    await store.delete_attachment("atc_1", alice)  # twice is fine
+
+
+async def test_load_attachment_returns_what_was_saved(store, alice):
+    file = FileAttachment(
+        id="atc_file", name="test.txt", mime_type="text/plain", metadata={"source": "test"}
+    )
+    image = ImageAttachment(
+        id="atc_image",
+        name="chart.png",
+        mime_type="image/png",
+        preview_url=AnyUrl("https://cdn.example.com/chart.png"),
+        metadata={"source": "server code"},
+    )
+    for attachment in (file, image):
+        await store.save_attachment(attachment, alice)
+        assert await store.load_attachment(attachment.id, alice) == attachment
+    # ...and an item carrying the image gives it back unchanged too.
+    thread_id = await new_thread(store, alice)
+    item = UserMessageItem(
+        id="msg_u",
+        thread_id=thread_id,
+        created_at=BASE,
+        content=[UserMessageTextContent(text="Here")],
+        attachments=[image],
+        inference_options=InferenceOptions(),
+    )
+    await store.add_thread_item(thread_id, item, alice)
+    assert (await store.load_item(thread_id, "msg_u", alice)).attachments == [image]
+
+
+async def test_our_own_previews_are_signed_afresh(store, alice):
+    """An image whose bytes we hold has a preview URL that expires: each read signs it anew."""
+    image = build_attachment("atc_ours", "photo.png", "image/png", alice)
+    await store.save_attachment(image, alice)
+    stale = str(image.preview_url)
+    with mock.patch("django.core.signing.time.time", return_value=time.time() + 60):
+        fresh = str((await store.load_attachment("atc_ours", alice)).preview_url)
+    assert fresh != stale
+    assert fresh.split("?")[0] == stale.split("?")[0]

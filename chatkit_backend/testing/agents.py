@@ -11,7 +11,6 @@ from agents.models.interface import Model
 from django.conf import settings
 from django.test import override_settings
 
-from ..agents import load
 from ..conf import conf
 
 
@@ -30,7 +29,7 @@ def scripted_agent(model: Model, agent: Agent[Any] | None = None) -> Agent[Any]:
     scripted model in place of the provider. A site whose ``AGENT`` is a callable of the
     request context gets the callable wrapped, so it still sees each request.
     """
-    base = agent if agent is not None else load(conf.AGENT)
+    base = agent if agent is not None else conf.imported("AGENT")
     if isinstance(base, Agent):
         return base.clone(model=model)
 
