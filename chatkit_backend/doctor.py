@@ -464,13 +464,12 @@ def check_storage(options: Options) -> Iterator[Finding]:
     if not conf.ATTACHMENTS:
         yield Finding("skip", "storage", "Attachments are off (CHATKIT_BACKEND['ATTACHMENTS']).")
         return
-    alias = conf.ATTACHMENT_STORAGE
-    where = f"STORAGES[{alias!r}]" if alias else "the default storage"
     # In the folder attachments go to, which is what must be writable; no attachment id
     # looks like this name.
     name = storage_name(f"doctor-probe-{secrets.token_hex(8)}")
     content = b"chatkit_doctor probe\n"
     try:
+        alias = conf.ATTACHMENT_STORAGE  # raises for an alias STORAGES does not have
         storage = get_storage()
     except Exception as error:
         yield Finding(
@@ -480,6 +479,7 @@ def check_storage(options: Options) -> Iterator[Finding]:
             "Point CHATKIT_BACKEND['ATTACHMENT_STORAGE'] at an alias in settings.STORAGES.",
         )
         return
+    where = f"STORAGES[{alias!r}]" if alias else "the default storage"
     try:
         saved = storage.save(name, ContentFile(content))
         try:

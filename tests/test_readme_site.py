@@ -226,7 +226,12 @@ def test_the_readme_agent_works_for_anonymous_visitors(site):
     settings_file.write_text(original + '\nCHATKIT_BACKEND["ALLOW_ANONYMOUS"] = True\n')
     try:
         with runserver(project, env) as url, httpx.Client(base_url=url, timeout=30) as http:
-            answer = ask(http, 'order_status {"number": "A-1"}', {})
+            # A visitor's browser holds a CSRF cookie from a page of the site (any form sets
+            # one; here the admin's login page) and sends its token, as a signed-in one does.
+            assert http.get("/admin/login/").status_code == 200
+            answer = ask(
+                http, 'order_status {"number": "A-1"}', {"X-CSRFToken": http.cookies["csrftoken"]}
+            )
             assert "not signed in" in answer
             assert "sessionid" in http.cookies  # the visitor's threads belong to this session
     finally:
