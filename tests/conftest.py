@@ -3,6 +3,7 @@ from agents.testing import ScriptedModel, assistant_message
 
 from chatkit_backend.testing import ChatKitClient
 from tests.live_server import _live_asgi_server, live_asgi  # noqa: F401  (live ASGI server)
+from tests.turn_streams import slow_provider  # noqa: F401  (a slow loopback provider)
 
 
 @pytest.fixture
