@@ -36,8 +36,14 @@ DEFAULTS: dict[str, Any] = {
     # streaming ops (each calls the model), "requests" the JSON ops.
     "THROTTLE_RATES": {"turns": "30/min", "requests": "600/min"},
     # Tokens one owner may spend per day (in TIME_ZONE), from the usage the Agents SDK
-    # reports; None for no budget.
+    # reports (or an estimate for turns that end early); None for no budget.
     "DAILY_TOKEN_BUDGET": None,
+    # Tokens a turn reserves against DAILY_TOKEN_BUDGET before it starts, settled to what it
+    # spent when it ends. Concurrent turns overshoot the budget by at most one reservation.
+    "TURN_TOKEN_RESERVATION": 4_000,
+    # Seconds a turn's claim on its thread lasts unless renewed; a running turn renews it every
+    # third of that. A worker that dies mid-turn leaves the thread claimed this long at most.
+    "TURN_LEASE_SECONDS": 30,
     # Origins (scheme://host[:port]) whose browsers may call the API; None allows any origin
     # that CORS and CSRF let through. Requests without an Origin header are not affected.
     "ALLOWED_ORIGINS": None,

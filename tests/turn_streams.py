@@ -14,16 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from chatkit.types import (
-    AssistantMessageContentPartTextDelta,
-    ErrorEvent,
-    ThreadCreatedEvent,
-    ThreadItemUpdatedEvent,
-    ThreadStreamEvent,
-)
+from chatkit.types import ErrorEvent, ThreadCreatedEvent, ThreadStreamEvent
 
 from chatkit_backend.testing import message_input
-from chatkit_backend.testing.client import EVENT_ADAPTER
+from chatkit_backend.testing.client import EVENT_ADAPTER, text_deltas
 from tests.fake_provider import FakeProvider
 
 API = "/chatkit/api"
@@ -53,12 +47,7 @@ class StreamedTurn:
 
     @property
     def deltas(self) -> list[str]:
-        return [
-            event.update.delta
-            for event in self.events
-            if isinstance(event, ThreadItemUpdatedEvent)
-            and isinstance(event.update, AssistantMessageContentPartTextDelta)
-        ]
+        return text_deltas(self.events)
 
     @property
     def text(self) -> str:
@@ -116,10 +105,7 @@ def after_deltas(count: int, action: Callable[[StreamedTurn], str | None]) -> On
 
     def on_event(event: ThreadStreamEvent, turn: StreamedTurn) -> str | None:
         nonlocal done
-        if done or not (
-            isinstance(event, ThreadItemUpdatedEvent)
-            and isinstance(event.update, AssistantMessageContentPartTextDelta)
-        ):
+        if done or not text_deltas([event]):
             return None
         if len(turn.deltas) == count:
             done = True
