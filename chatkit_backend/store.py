@@ -68,12 +68,8 @@ def to_metadata(row: models.Thread) -> ThreadMetadata:
     )
 
 
-# The thread columns a save may change, and how each is compared and matched.
-SAVED_FIELDS = ("title", "status", "metadata", "allowed_image_domains")
-
-
 def saved_values(thread: ThreadMetadata) -> dict[str, Any]:
-    """The values of ``SAVED_FIELDS`` as stored (``thread`` may be a full ``Thread``)."""
+    """The thread columns a save writes, as stored (``thread`` may be a full ``Thread``)."""
     return {
         "title": thread.title,
         "status": thread.status.model_dump(mode="json"),
@@ -145,8 +141,8 @@ class _Memo:
     """One request's answers, reused within that request only and dropped on every write."""
 
     threads: dict[str, ThreadMetadata] = field(default_factory=dict)
-    # thread id -> SAVED_FIELDS as this request last read or wrote them: a later save writes
-    # only what changed since, and never recreates a thread this request saw.
+    # thread id -> its saved_values() as this request last read or wrote them: a later save
+    # writes only what changed since, and never recreates a thread this request saw.
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     writable: set[str] = field(default_factory=set)
     # thread id -> (the newest items' stored JSON, newest first; whether older ones exist).
@@ -306,19 +302,14 @@ class DjangoStore(Store[RequestContext]):
         self, thread: ThreadMetadata, values: dict[str, Any], context: RequestContext, turn: Turn
     ) -> None:
         """Insert the thread threads.create makes, already claimed by its first turn."""
-        try:
-            with transaction.atomic():
-                models.Thread.objects.create(
-                    id=thread.id,
-                    created_at=aware(thread.created_at),
-                    updated_at=timezone.now(),
-                    turn_lease=turn.lease,
-                    turn_lease_until=self._lease_end(),
-                    **context.owner.as_fields(),
-                    **values,
-                )
-        except IntegrityError:  # the id is taken (by someone else): as if it did not exist
-            raise NotFoundError(f"Thread {thread.id} not found") from None
+        self._insert_thread(
+            thread,
+            context,
+            updated_at=timezone.now(),
+            turn_lease=turn.lease,
+            turn_lease_until=self._lease_end(),
+            **values,
+        )
         turn.thread_id = thread.id
 
     def _upsert_thread(
@@ -326,8 +317,12 @@ class DjangoStore(Store[RequestContext]):
     ) -> None:
         """Save a thread this request knows nothing about (server code): update or create."""
         fields = {**values, "updated_at": timezone.now()}
-        if self._threads(context, write=True).filter(id=thread.id).update(**fields):
-            return
+        if not self._threads(context, write=True).filter(id=thread.id).update(**fields):
+            self._insert_thread(thread, context, **fields)
+
+    def _insert_thread(
+        self, thread: ThreadMetadata, context: RequestContext, **fields: Any
+    ) -> None:
         try:
             with transaction.atomic():
                 models.Thread.objects.create(
