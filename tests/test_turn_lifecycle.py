@@ -304,8 +304,9 @@ def test_a_claim_left_by_a_dead_worker_expires(
     question = user_message("Anyone?")
     thread_id = make_thread(chatkit_user, question)
     # What a worker killed in the middle of a turn leaves behind: a claim nobody renews.
-    models.Thread.objects.filter(id=thread_id).update(
-        turn_lease="a-dead-worker", turn_lease_until=timezone.now() + timedelta(seconds=1)
+    claim = models.Thread.objects.filter(id=thread_id)
+    claim.update(
+        turn_lease="a-dead-worker", turn_lease_until=timezone.now() + timedelta(seconds=30)
     )
     client = live_asgi.http(chatkit_user)
     params = {"thread_id": thread_id, "input": message_input("Hello?")}
@@ -314,7 +315,8 @@ def test_a_claim_left_by_a_dead_worker_expires(
     assert refused.status == 409 and refused.error_code == "turn_in_progress"
     assert models.ThreadItem.objects.filter(thread_id=thread_id).count() == 1
 
-    time.sleep(1.2)
+    # Its time passes (here, without waiting for it): the next turn takes the thread.
+    claim.update(turn_lease_until=timezone.now() - timedelta(seconds=1))
     answered = stream_turn(client, "threads.add_user_message", **params)
     assert answered.status == 200 and answered.text == SLOW_ANSWER
 
