@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
@@ -52,6 +54,12 @@ class ThreadAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # threads start from a user's first message
 
+    def save_model(self, request: HttpRequest, obj: models.Thread, form: Any, change: bool) -> None:
+        # Only what the operator changed: a whole-row save would write back stale values a
+        # running turn changed meanwhile (its title, its claim on the thread).
+        editable = {field.name for field in obj._meta.concrete_fields}
+        obj.save(update_fields=[name for name in form.changed_data if name in editable])
+
     @admin.display(description=_("items"), ordering="item_count")
     def item_count(self, obj: models.Thread) -> int:
         return obj.item_count  # type: ignore[attr-defined]
@@ -94,9 +102,26 @@ class AttachmentAdmin(ReadOnlyAdmin):
 
 @admin.register(models.TurnUsage)
 class TurnUsageAdmin(ReadOnlyAdmin):
-    list_display = ("thread", "provider", "model", "input_tokens", "output_tokens", "created_at")
-    list_filter = ("provider", "model")
-    list_select_related = ("thread",)
+    list_display = (
+        "thread",
+        "owner",
+        "provider",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "estimated",
+        "created_at",
+    )
+    list_filter = ("provider", "model", "estimated")
+    list_select_related = ("thread", "owner")
+
+
+@admin.register(models.DailyUsage)
+class DailyUsageAdmin(ReadOnlyAdmin):
+    list_display = ("day", "owner", "session_key", "client_address", "spent", "reserved")
+    list_filter = ("day",)
+    list_select_related = ("owner",)
+    date_hierarchy = "day"
 
 
 # The protocol console, for staff with chatkit_backend.use_playground (see console/admin.py).

@@ -12,6 +12,11 @@ class ChatKitBackendConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .attachments import delete_file_with_row
-        from .models import Attachment
+        from .models import Attachment, Thread
+        from .turns import stop_turns_of_deleted_thread
 
         post_delete.connect(delete_file_with_row, sender=Attachment, dispatch_uid="chatkit_files")
+        # However a thread is deleted (the API, the admin, a cascade), its running turn stops.
+        post_delete.connect(
+            stop_turns_of_deleted_thread, sender=Thread, dispatch_uid="chatkit_stop_turns"
+        )

@@ -261,10 +261,18 @@ SETTINGS: dict[str, Setting] = {
         109,
     ),
     # Tokens one owner may spend per day (in TIME_ZONE), from the usage the Agents SDK
-    # reports; None for no budget.
+    # reports (or an estimate for turns that end early); None for no budget.
     "DAILY_TOKEN_BUDGET": Setting(
         None, integer(0, optional=True), "Use a whole number of tokens, or None.", 110
     ),
+    # Tokens a turn reserves against DAILY_TOKEN_BUDGET before it starts, settled to what it
+    # spent when it ends. Concurrent turns overshoot the budget by at most one reservation.
+    "TURN_TOKEN_RESERVATION": Setting(
+        4_000, integer(0), "Use a whole number of tokens, about what one turn costs.", 143
+    ),
+    # Seconds a turn's claim on its thread lasts unless renewed; a running turn renews it every
+    # third of that. A worker that dies mid-turn leaves the thread claimed this long at most.
+    "TURN_LEASE_SECONDS": Setting(30, integer(3), "Use a whole number of seconds such as 30.", 144),
     # How many reverse proxies in front of the site append the address they saw to
     # X-Forwarded-For. 0: the client address is the connection's (REMOTE_ADDR), and the
     # header, which anyone can send, is ignored. Anonymous visitors' limits count per address.

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+    from .turns import Turn
+
 
 @dataclass(frozen=True)
 class Owner:
@@ -50,3 +52,6 @@ class RequestContext:
     # What the store already knows within this request (threads it loaded, the newest items),
     # so one turn does not ask the database the same question twice. Private to the store.
     store_memo: Any = field(default=None, repr=False, compare=False)
+    # The turn this request runs, for streaming requests: its claim on the thread, its budget
+    # reservation and what it spends. Set by the server; None for other requests.
+    turn: Turn | None = field(default=None, repr=False, compare=False)

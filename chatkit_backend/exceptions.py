@@ -31,5 +31,12 @@ class TurnRefused(RequestError):
     status = 429
 
 
+class TurnInProgress(RequestError):
+    """Another turn is running in the thread (409, before any stream starts)."""
+
+    code = "turn_in_progress"
+    status = 409
+
+
 class ProviderConfigurationError(Exception):
     """The model provider settings cannot work (unknown provider, missing key or base URL)."""

@@ -44,6 +44,10 @@ class Thread(OwnedModel):
     allowed_image_domains = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(_("created"))
     updated_at = models.DateTimeField(_("last activity"))
+    # The claim of the turn running in this thread, if any: its token, and when it lapses
+    # unless renewed (a worker that dies mid-turn stops renewing it). See chatkit_backend.turns.
+    turn_lease = models.CharField(max_length=32, blank=True, default="", editable=False)
+    turn_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("thread")
@@ -140,10 +144,13 @@ class Attachment(OwnedModel):
 
 
 class TurnUsage(OwnedModel):
-    """Tokens one agent turn spent, as the Agents SDK reported them.
+    """Tokens one agent turn spent, as the Agents SDK reported them, or an estimate.
 
-    Kept when the thread is deleted (``thread`` becomes NULL), so daily budgets and usage
-    reports still count it.
+    It belongs to its owner and the day it was recorded; the thread is only a reference,
+    NULL once the thread is deleted (even if that happened while the turn ran), so usage
+    reports still count it. A turn that ended before the provider reported its usage (the
+    client left, the thread was deleted, the provider failed) is charged an estimate, marked
+    by ``estimated``.
     """
 
     thread = models.ForeignKey(
@@ -165,6 +172,11 @@ class TurnUsage(OwnedModel):
             "budget counts by as well as by session."
         ),
     )
+    estimated = models.BooleanField(
+        _("estimated"),
+        default=False,
+        help_text=_("The turn ended early: tokens estimated from the text sent and streamed."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -182,6 +194,63 @@ class TurnUsage(OwnedModel):
 
     def __str__(self) -> str:
         return f"{self.thread_id}: {self.total_tokens} tokens"
+
+
+class DailyUsage(OwnedModel):
+    """One owner's tokens on one day: what ``DAILY_TOKEN_BUDGET`` is checked against.
+
+    An anonymous visitor's turns count on two counters, their session's and their client
+    address's (a row with only ``client_address``), so dropping the session cookie does not
+    renew the budget.
+
+    A turn reserves tokens here before it starts, with one conditional UPDATE that succeeds
+    only while ``spent + reserved`` is below the budget, and settles the reservation to what it
+    spent (``TurnUsage``) when it ends. Concurrent turns thus overshoot the budget by at most
+    one reservation. Kept only while a budget is configured.
+    """
+
+    client_address = models.CharField(
+        _("client address"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("Set on the counter of an anonymous client address (an IPv6 /64)."),
+    )
+    day = models.DateField(_("day"))
+    spent = models.PositiveBigIntegerField(_("tokens spent"), default=0)
+    reserved = models.PositiveBigIntegerField(
+        _("tokens reserved"),
+        default=0,
+        help_text=_("Held by turns still running (or by workers that died mid-turn)."),
+    )
+
+    class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "day"],
+                condition=Q(owner__isnull=False),
+                name="chatkit_daily_usage_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["session_key", "day"],
+                condition=Q(owner__isnull=True) & ~Q(session_key=""),
+                name="chatkit_daily_usage_session",
+            ),
+            models.UniqueConstraint(
+                fields=["client_address", "day"],
+                condition=Q(owner__isnull=True, session_key="") & ~Q(client_address=""),
+                name="chatkit_daily_usage_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner__isnull=False) | ~Q(session_key="") | ~Q(client_address=""),
+                name="chatkit_daily_usage_has_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.spent} spent, {self.reserved} reserved"
 
 
 class Playground(Thread):

@@ -35,6 +35,7 @@ from .providers import (
     tracing_enabled,
 )
 from .streaming import with_store_ids
+from .turns import UsageMeter, text_chars
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,9 @@ class Orchestrator:
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        turn = context.turn
+        if turn is not None and turn.stopped is not None:
+            return  # the thread was deleted before the model was asked
         if thread.title is None and input_user_message is not None:
             # The server saves the thread and tells the client once the first event passes.
             thread.title = make_title(input_user_message, int(conf.TITLE_MAX_LENGTH))
@@ -108,15 +112,22 @@ class Orchestrator:
         provider = resolve_provider()
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
         result: RunResultStreaming | None = None
+        meter: UsageMeter | None = None
         try:
             agent = await resolve_agent(conf.imported("AGENT"), context)
             model_input = await self.build_input(thread, context)
             result = Runner.run_streamed(
                 agent, model_input, context=agent_context, run_config=self.run_config(provider)
             )
+            meter = self.usage_meter(agent, model_input, result, provider)
+            if turn is not None:
+                turn.meter(meter)  # the turn charges it, however the turn ends
             events = stream_agent_response(agent_context, result)
             async for event in with_store_ids(events, agent_context.generate_id):
+                meter.observe(event)
                 yield event
+            # Not when the turn stopped it: a cancelled run ends its stream quietly too.
+            meter.completed = turn is None or turn.stopped is None
         except Exception as error:
             message = describe_failure(error, provider)
             if message is None:
@@ -133,36 +144,43 @@ class Orchestrator:
             # otherwise it keeps calling the model, and spending, for nobody.
             if result is not None and not result.is_complete:
                 result.cancel()
-            # Whatever the ending, what the provider reported is spent: budgets count it.
-            try:
-                await self.record_usage(thread, result, provider, context)
-            except Exception:  # never hide the turn's own outcome behind a bookkeeping error
-                logger.exception("Could not record usage for thread %s", thread.id)
+            if turn is None and meter is not None:
+                # Outside a turn (no DjangoStore), what the run spent is recorded here.
+                try:
+                    await self.record_usage(thread, meter, context)
+                except Exception:  # never hide the turn's own outcome behind bookkeeping
+                    logger.exception("Could not record usage for thread %s", thread.id)
 
-    async def record_usage(
+    def usage_meter(
         self,
-        thread: ThreadMetadata,
-        result: RunResultStreaming | None,
+        agent: Any,
+        model_input: list[Any],
+        result: RunResultStreaming,
         provider: ProviderConfig,
-        context: RequestContext,
-    ) -> None:
-        """Keep what the turn spent, for budgets and the admin's usage views."""
-        usage = result.context_wrapper.usage if result is not None else None
-        if result is None or not usage or not usage.requests:
-            return
+    ) -> UsageMeter:
+        """What measures the run's spending (see :class:`~chatkit_backend.turns.UsageMeter`)."""
+        instructions = agent.instructions if isinstance(agent.instructions, str) else ""
+        return UsageMeter(
+            provider=provider.provider,
+            model=lambda: self.model_label(result, provider),
+            input_chars=text_chars(model_input) + len(instructions),
+            run=result,
+        )
+
+    @staticmethod
+    def model_label(result: RunResultStreaming, provider: ProviderConfig) -> str:
+        """The name of the model that answered, for usage records."""
         model = result.last_agent.model
         if model is None or isinstance(model, str):
             # The provider factory chose: the agent's name for it, LLM_MODEL or the default.
-            name = model_name_for(provider, model) or ""
-        else:
-            name = getattr(model, "model", None) or type(model).__name__
-        await self.store.record_usage(  # type: ignore[attr-defined]
-            thread.id,
-            context,
-            provider=provider.provider,
-            model=str(name)[:128],
-            requests=usage.requests,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            total_tokens=usage.total_tokens,
-        )
+            return str(model_name_for(provider, model) or "")
+        return str(getattr(model, "model", None) or type(model).__name__)
+
+    async def record_usage(
+        self, thread: ThreadMetadata, meter: UsageMeter, context: RequestContext
+    ) -> None:
+        """Keep what a run spent, for budgets and the admin's usage views."""
+        charge = meter.charge()
+        record = getattr(self.store, "record_usage", None)
+        if charge is not None and record is not None:
+            await record(thread.id, context, **charge.fields())

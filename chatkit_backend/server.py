@@ -6,9 +6,10 @@ Point ``CHATKIT_BACKEND["SERVER_CLASS"]`` at a subclass to handle widget actions
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -48,7 +49,6 @@ from chatkit.types import (
     WidgetItem,
     is_streaming_req,
 )
-from django.conf import settings
 from django.utils import timezone
 from pydantic import BaseModel, TypeAdapter
 
@@ -56,9 +56,10 @@ from . import limits
 from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
-from .exceptions import RequestError, TurnRefused, Unsupported
+from .exceptions import RequestError, Unsupported
 from .orchestrator import Orchestrator
 from .store import DjangoStore
+from .turns import Turn, keep_claim
 from .validation import refuse_constant, unknown_fields, unstorable_text
 
 # chatkit's own process() builds this adapter on every request, which costs more than the
@@ -127,10 +128,19 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         ):
             raise Unsupported("Attachments are not configured on this server.")
         if is_streaming_req(parsed):
-            # A stream answers 200 before its first event, so anything that should be a 404 or a
-            # 400 has to be found out now.
-            await self.check_before_streaming(parsed, context)
-            return StreamingResult(self._process_streaming(parsed, context))
+            # A stream answers 200 before its first event, so anything that should be a 404,
+            # a 409 or a 400 has to be found out now.
+            turn = await self.begin_turn(parsed, context)
+            try:
+                await self.check_before_streaming(parsed, context)
+            except BaseException:
+                if turn is not None:
+                    await self.store.end_turn(turn, context, ran=False)  # type: ignore[attr-defined]
+                raise
+            stream = self._process_streaming(parsed, context)
+            if turn is not None:
+                stream = self._run_turn(turn, stream, context)
+            return StreamingResult(stream)
         await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
 
@@ -149,9 +159,45 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             case AttachmentsDeleteReq():
                 await self.store.load_attachment(request.params.attachment_id, context)
 
+    async def begin_turn(self, request: Any, context: RequestContext) -> Turn | None:
+        """Claim the request's thread and reserve its budget (see :mod:`chatkit_backend.turns`).
+
+        Raises ``NotFoundError``, ``TurnInProgress`` (409) or ``TurnRefused`` (the budget is
+        spent). ``None`` with a store other than ``DjangoStore``.
+        """
+        if not isinstance(self.store, DjangoStore):
+            return None
+        budget = conf.DAILY_TOKEN_BUDGET
+        return await self.store.begin_turn(
+            getattr(request.params, "thread_id", None),  # threads.create names none
+            context,
+            budget=None if budget is None else int(budget),
+            reservation=int(conf.TURN_TOKEN_RESERVATION),
+        )
+
+    async def _run_turn(
+        self, turn: Turn, stream: AsyncGenerator[bytes, None], context: RequestContext
+    ) -> AsyncIterator[bytes]:
+        """Stream the turn while it holds its thread; then settle it, however it ended."""
+        store: DjangoStore = self.store  # type: ignore[assignment]
+        turn.loop = asyncio.get_running_loop()
+        every = max(0.1, float(conf.TURN_LEASE_SECONDS) / 3)
+        heartbeat = asyncio.create_task(keep_claim(turn, store.renew_turn, every))
+        try:
+            async for chunk in stream:
+                # A stopped turn (its thread was deleted) ends quietly: nothing more is sent.
+                if turn.stopped is None:
+                    yield chunk
+        finally:
+            heartbeat.cancel()
+            await store.end_turn(turn, context)
+
     async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
-        """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work."""
-        await self._check_budget(context)
+        """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work.
+
+        Every op but threads.create makes the agent answer in an existing thread, so each one
+        needs a thread the caller may change that is neither locked nor closed.
+        """
         match request:
             case ThreadsCreateReq():
                 await self._check_input(request.params.input, context)
@@ -161,6 +207,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                 await self._check_input(request.params.input, context)
             case ThreadsAddClientToolOutputReq():
                 thread = await self._thread_to_change(request.params.thread_id, context)
+                self._check_open(thread)
                 last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
                 if not any(
                     isinstance(item, ClientToolCallItem) and item.status == "pending"
@@ -171,7 +218,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                         code="no_pending_client_tool_call",
                     )
             case ThreadsAddStructuredInputReq():
-                await self._thread_to_change(request.params.thread_id, context)
+                self._check_open(await self._thread_to_change(request.params.thread_id, context))
                 item = await self.store.load_item(
                     request.params.thread_id, request.params.item_id, context
                 )
@@ -190,7 +237,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                         f"Item {item.id} is not a user message.", code="not_a_user_message"
                     )
             case ThreadsCustomActionReq():
-                await self._thread_to_change(request.params.thread_id, context)
+                self._check_open(await self._thread_to_change(request.params.thread_id, context))
                 if request.params.item_id:
                     item = await self.store.load_item(
                         request.params.thread_id, request.params.item_id, context
@@ -220,24 +267,6 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         if not all(usable.values()):
             raise RequestError(
                 "An attachment has not finished uploading.", code="attachment_not_uploaded"
-            )
-
-    async def _check_budget(self, context: RequestContext) -> None:
-        budget = conf.DAILY_TOKEN_BUDGET
-        if budget is None or not isinstance(self.store, DjangoStore):
-            return
-        midnight = (
-            timezone.make_aware(
-                datetime.combine(timezone.localdate(), time.min), timezone.get_current_timezone()
-            )
-            if settings.USE_TZ
-            else datetime.combine(date.today(), time.min)
-        )
-        used = await self.store.tokens_used_since(midnight, context)
-        if used >= int(budget):
-            raise TurnRefused(
-                "You have used today's allowance of the assistant. It renews at midnight.",
-                code="daily_budget_spent",
             )
 
     @staticmethod

@@ -9,13 +9,17 @@ never leaks. As chatkit's ``Store`` contract has it (the SDK's own store tests),
 ``NotFoundError`` from the loads of one thing, an empty page from ``load_thread_items`` and
 nothing at all from ``delete_attachment``; the server checks ids before it calls those two,
 so the HTTP answer is still 404.
+
+During a turn (``context.turn``), writes to the turn's thread never recreate it and never
+overwrite what others changed meanwhile; if the thread is deleted, the writes stop quietly and
+the turn is stopped (see :mod:`chatkit_backend.turns`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal
 
@@ -24,18 +28,20 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from pydantic import TypeAdapter
 
-from . import models
+from . import models, usage
 from .access import AccessPolicy
 from .attachments import ATTACHMENT_ADAPTER, finish_presigned_upload, refresh_preview
 from .clients import address_key
 from .conf import conf
 from .context import RequestContext
+from .exceptions import TurnInProgress
 from .ids import generate_id
 from .signals import thread_changed
+from .turns import Turn, register, unregister
 
 ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 
@@ -63,6 +69,28 @@ def to_metadata(row: models.Thread) -> ThreadMetadata:
         allowed_image_domains=row.allowed_image_domains,
         metadata=row.metadata or {},
     )
+
+
+def saved_values(thread: ThreadMetadata) -> dict[str, Any]:
+    """The thread columns a save writes, as stored (``thread`` may be a full ``Thread``)."""
+    return {
+        "title": thread.title,
+        "status": thread.status.model_dump(mode="json"),
+        "metadata": thread.metadata,
+        "allowed_image_domains": thread.allowed_image_domains,
+    }
+
+
+def _holds(name: str, value: Any) -> dict[str, Any]:
+    """A lookup matching rows whose column ``name`` still holds ``value``."""
+    return {f"{name}__isnull": True} if value is None else {name: value}
+
+
+def _remember(context: RequestContext, row: models.Thread) -> ThreadMetadata:
+    memo = _Memo.of(context)
+    metadata = memo.threads[row.id] = to_metadata(row)
+    memo.stored[row.id] = saved_values(metadata)
+    return metadata
 
 
 def _announce(thread_id: str, context: RequestContext, change: str) -> None:
@@ -112,6 +140,11 @@ def _budget_address(context: RequestContext) -> str | None:
     return address_key(context.client_address)
 
 
+def _budget_counters(context: RequestContext) -> list[dict[str, Any]]:
+    """The daily counters a turn of ``context`` is checked against (see ``usage.counters``)."""
+    return usage.counters(context.owner, _budget_address(context))
+
+
 def _release_idle_connections() -> None:
     for connection in connections.all(initialized_only=True):
         # Never inside a transaction: closing would doom it (a test's, or the caller's).
@@ -124,6 +157,9 @@ class _Memo:
     """One request's answers, reused within that request only and dropped on every write."""
 
     threads: dict[str, ThreadMetadata] = field(default_factory=dict)
+    # thread id -> its saved_values() as this request last read or wrote them: a later save
+    # writes only what changed since, and never recreates a thread this request saw.
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     writable: set[str] = field(default_factory=set)
     # thread id -> (the newest items' stored JSON, newest first; whether older ones exist).
     # JSON, not the items: each reader gets items of its own to change.
@@ -187,6 +223,18 @@ class DjangoStore(Store[RequestContext]):
             raise NotFoundError(f"Thread {thread_id} not found")
         memo.writable.add(thread_id)
 
+    def _vanished(self, thread_id: str, context: RequestContext, what: str = "Thread") -> None:
+        """``thread_id`` is gone (or not the caller's): stop the turn in it, or raise.
+
+        A turn whose thread was deleted under it stops quietly: its remaining writes are
+        dropped instead of failing the stream (or recreating the thread).
+        """
+        turn = context.turn
+        if turn is not None and turn.thread_id == thread_id:
+            turn.stop("deleted")
+            return
+        raise NotFoundError(f"{what} {thread_id} not found")
+
     def _readable(self, thread_id: str, context: RequestContext) -> bool:
         memo = _Memo.of(context)
         if thread_id in memo.threads or thread_id in memo.writable:
@@ -226,45 +274,112 @@ class DjangoStore(Store[RequestContext]):
         self, thread_id: str, context: RequestContext, *, write: bool = False
     ) -> ThreadMetadata:
         memo = _Memo.of(context)
-        if write or thread_id not in memo.threads:
-            row = self._threads(context, write=write).filter(id=thread_id).first()
-            if row is None:
-                raise NotFoundError(f"Thread {thread_id} not found")
-            memo.threads[thread_id] = to_metadata(row)
-        return memo.threads[thread_id]
+        known = memo.threads.get(thread_id)
+        # A thread this request claimed for its turn is writable: no need to ask again.
+        if known is not None and (not write or thread_id in memo.writable):
+            return known
+        row = self._threads(context, write=write).filter(id=thread_id).first()
+        if row is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        return _remember(context, row)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        """Create a new thread, or write the fields of a known one that changed.
+
+        A thread this request has read or written before is only ever updated, field by
+        field: a save never recreates a deleted thread, and never writes back stale values
+        of fields it did not change. Within a turn, a changed field is written only where it
+        still holds what the turn read (an owner's rename during the first turn beats the
+        turn's automatic title).
+        """
         await sync_to_async(self._save_thread)(thread, context)
 
     def _save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        # ``thread`` may be a full ``Thread``; only its metadata is ours to keep.
-        fields = {
-            "title": thread.title,
-            "status": thread.status.model_dump(mode="json"),
-            "metadata": thread.metadata,
-            "allowed_image_domains": thread.allowed_image_domains,
-            "updated_at": timezone.now(),
-        }
-        with transaction.atomic():
-            updated = self._threads(context, write=True).filter(id=thread.id).update(**fields)
-            if not updated:
-                try:
-                    with transaction.atomic():
-                        models.Thread.objects.create(
-                            id=thread.id,
-                            created_at=aware(thread.created_at),
-                            **context.owner.as_fields(),
-                            **fields,
-                        )
-                except IntegrityError:
-                    # The id exists but is someone else's: behave as if it did not.
-                    raise NotFoundError(f"Thread {thread.id} not found") from None
-            _announce(thread.id, context, "thread")
         memo = _Memo.of(context)
+        values = saved_values(thread)  # ``thread`` may be a full Thread: metadata only
+        known = memo.stored.get(thread.id)
+        with transaction.atomic():
+            if known is not None:
+                changed = {name: value for name, value in values.items() if value != known[name]}
+                if not changed or not self._update_thread(thread, known, changed, context):
+                    return
+            elif context.turn is not None and context.turn.thread_id is None:
+                self._create_thread(thread, values, context, context.turn)
+            else:
+                self._upsert_thread(thread, values, context)
+            _announce(thread.id, context, "thread")
         memo.writable.add(thread.id)
+        memo.stored[thread.id] = saved_values(thread)
         memo.threads[thread.id] = (
             thread if type(thread) is ThreadMetadata else ThreadMetadata(**fields_of(thread))
         )
+
+    def _create_thread(
+        self, thread: ThreadMetadata, values: dict[str, Any], context: RequestContext, turn: Turn
+    ) -> None:
+        """Insert the thread threads.create makes, already claimed by its first turn."""
+        self._insert_thread(
+            thread,
+            context,
+            updated_at=timezone.now(),
+            turn_lease=turn.lease,
+            turn_lease_until=self._lease_end(),
+            **values,
+        )
+        turn.thread_id = thread.id
+
+    def _upsert_thread(
+        self, thread: ThreadMetadata, values: dict[str, Any], context: RequestContext
+    ) -> None:
+        """Save a thread this request knows nothing about (server code): update or create."""
+        fields = {**values, "updated_at": timezone.now()}
+        if not self._threads(context, write=True).filter(id=thread.id).update(**fields):
+            self._insert_thread(thread, context, **fields)
+
+    def _insert_thread(
+        self, thread: ThreadMetadata, context: RequestContext, **fields: Any
+    ) -> None:
+        try:
+            with transaction.atomic():
+                models.Thread.objects.create(
+                    id=thread.id,
+                    created_at=aware(thread.created_at),
+                    **context.owner.as_fields(),
+                    **fields,
+                )
+        except IntegrityError:
+            # The id exists but is someone else's: behave as if it did not.
+            raise NotFoundError(f"Thread {thread.id} not found") from None
+
+    def _update_thread(
+        self,
+        thread: ThreadMetadata,
+        known: dict[str, Any],
+        changed: dict[str, Any],
+        context: RequestContext,
+    ) -> bool:
+        """Write ``changed`` fields of a thread this request knows; False if it is gone."""
+        rows = self._threads(context, write=True).filter(id=thread.id)
+        now = timezone.now()
+        turn = context.turn
+        if turn is None or turn.thread_id != thread.id:
+            # An explicit change (a rename): the last writer wins.
+            if not rows.update(**changed, updated_at=now):
+                raise NotFoundError(f"Thread {thread.id} not found")
+            return True
+        # A turn's copy may be stale: each field changes only where it still holds what the
+        # turn read, so changes made meanwhile (a rename, a close) survive the turn.
+        for name, value in changed.items():
+            if rows.filter(**_holds(name, known[name])).update(**{name: value}, updated_at=now):
+                continue
+            row = rows.first()
+            if row is None:
+                self._vanished(thread.id, context)
+                return False
+            # Someone changed it meanwhile: theirs stands, and the client is told so.
+            current = to_metadata(row)
+            setattr(thread, name, getattr(current, name))
+        return True
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -289,9 +404,12 @@ class DjangoStore(Store[RequestContext]):
 
     def _delete_thread(self, thread_id: str, context: RequestContext) -> None:
         with transaction.atomic():
-            deleted, _ = self._threads(context, write=True).filter(id=thread_id).delete()
-            if not deleted:
+            rows = self._threads(context, write=True).filter(id=thread_id)
+            # Locked first (PostgreSQL): a turn's usage row, inserted meanwhile, waits for the
+            # delete and is then kept without its thread, instead of failing the delete.
+            if not list(rows.select_for_update().values_list("id", flat=True)):
                 raise NotFoundError(f"Thread {thread_id} not found")
+            rows.delete()  # running turns in the thread stop (a post_delete receiver)
             _announce(thread_id, context, "deleted")
         context.store_memo = None
 
@@ -372,23 +490,36 @@ class DjangoStore(Store[RequestContext]):
         await sync_to_async(self._upsert_item)(thread_id, item, context)
 
     def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        if (
+            context.turn is not None
+            and context.turn.stopped
+            and context.turn.thread_id == thread_id
+        ):
+            return  # the turn's thread is gone: its last items have nowhere to go
         self._touch(thread_id, context)
-        # One statement: insert, or replace the JSON of the item with this id (its place in
-        # the thread, created_at and seq, stays).
-        models.ThreadItem.objects.bulk_create(
-            [
-                models.ThreadItem(
-                    thread_id=thread_id,
-                    item_id=item.id,
-                    type=item.type,
-                    created_at=aware(item.created_at),
-                    data=item.model_dump(mode="json"),
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["thread", "item_id"],
-            update_fields=["data", "type"],
-        )
+        try:
+            # One statement: insert, or replace the JSON of the item with this id (its place in
+            # the thread, created_at and seq, stays).
+            models.ThreadItem.objects.bulk_create(
+                [
+                    models.ThreadItem(
+                        thread_id=thread_id,
+                        item_id=item.id,
+                        type=item.type,
+                        created_at=aware(item.created_at),
+                        data=item.model_dump(mode="json"),
+                    )
+                ],
+                update_conflicts=True,
+                unique_fields=["thread", "item_id"],
+                update_fields=["data", "type"],
+            )
+        except IntegrityError:
+            # The thread was deleted since this request touched it (by another worker).
+            if models.Thread.objects.filter(id=thread_id).exists():
+                raise
+            self._vanished(thread_id, context)
+            return
         _announce(thread_id, context, "item")
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
@@ -457,7 +588,8 @@ class DjangoStore(Store[RequestContext]):
                 attachment.thread_id
                 and not self._threads(context, write=True).filter(id=attachment.thread_id).exists()
             ):
-                raise NotFoundError(f"Thread {attachment.thread_id} not found")
+                self._vanished(attachment.thread_id, context)
+                return
             updated = (
                 self._attachments(context, write=True).filter(id=attachment.id).update(**fields)
             )
@@ -531,31 +663,101 @@ class DjangoStore(Store[RequestContext]):
 
         return await sync_to_async(query)()
 
-    # -- usage -----------------------------------------------------------------------------
+    # -- usage and turns ---------------------------------------------------------------------
 
     async def record_usage(
-        self, thread_id: str, context: RequestContext, **fields: Any
-    ) -> models.TurnUsage:
-        """Keep one turn's token usage, owned like the thread (budgets count it)."""
-        return await sync_to_async(models.TurnUsage.objects.create)(
-            thread_id=thread_id,
-            **context.owner.as_fields(),
-            client_address=_budget_address(context) or "",
-            **fields,
+        self, thread_id: str | None, context: RequestContext, **fields: Any
+    ) -> None:
+        """Keep one run's token usage (``TurnUsage`` fields), owned like the thread.
+
+        Usage outlives its thread: if the thread is gone, the row is kept without it.
+        """
+        fields = {**fields, "client_address": _budget_address(context) or ""}
+        await sync_to_async(usage.record)(context.owner, thread_id, [fields])
+
+    @staticmethod
+    def _lease_end() -> datetime:
+        return timezone.now() + timedelta(seconds=float(conf.TURN_LEASE_SECONDS))
+
+    async def begin_turn(
+        self,
+        thread_id: str | None,
+        context: RequestContext,
+        *,
+        budget: int | None = None,
+        reservation: int = 0,
+    ) -> Turn:
+        """Start a turn: claim ``thread_id`` (``None`` for threads.create, whose new thread is
+        claimed when stored) and reserve ``reservation`` tokens against ``budget``.
+
+        One thread hop. Raises ``NotFoundError``, ``TurnInProgress`` (another turn holds the
+        thread) or ``TurnRefused`` (the budget is spent), having changed nothing.
+        """
+        turn = Turn(owner=context.owner, thread_id=thread_id)
+        await sync_to_async(self._begin_turn)(turn, context, budget, reservation)
+        context.turn = turn
+        register(turn)
+        return turn
+
+    def _begin_turn(
+        self, turn: Turn, context: RequestContext, budget: int | None, reservation: int
+    ) -> None:
+        with transaction.atomic():  # a refused reservation undoes the claim
+            if turn.thread_id is not None:
+                self._claim(turn, context)
+            if budget is not None:
+                turn.day = usage.reserve(_budget_counters(context), int(budget), reservation)
+                turn.reserved = reservation
+
+    def _claim(self, turn: Turn, context: RequestContext) -> None:
+        now = timezone.now()
+        rows = self._threads(context, write=True).filter(id=turn.thread_id)
+        free = Q(turn_lease_until__isnull=True) | Q(turn_lease_until__lt=now)
+        claimed = rows.filter(free).update(
+            turn_lease=turn.lease, turn_lease_until=self._lease_end()
         )
+        row = rows.first()
+        if row is None:
+            raise NotFoundError(f"Thread {turn.thread_id} not found")
+        if not claimed:
+            raise TurnInProgress(
+                "The assistant is still answering in this thread. Try again when it is done."
+            )
+        _remember(context, row)
+        _Memo.of(context).writable.add(row.id)
 
-    async def tokens_used_since(self, since: datetime, context: RequestContext) -> int:
-        """Tokens the caller's turns spent since ``since`` (for daily budgets); an anonymous
-        visitor's count those of every session from their address too."""
+    async def renew_turn(self, turn: Turn) -> bool:
+        """Extend the turn's claim; False if it no longer holds it (the thread is gone)."""
+        if turn.thread_id is None:
+            return True
 
-        def query() -> int:
-            spent_by = Q(**context.owner.as_filter())
-            address = _budget_address(context)
-            if address:
-                spent_by |= Q(owner__isnull=True, client_address=address)
-            total = models.TurnUsage.objects.filter(spent_by, created_at__gte=since).aggregate(
-                total=Sum("total_tokens")
-            )["total"]
-            return int(total or 0)
+        def renew() -> bool:
+            rows = models.Thread.objects.filter(id=turn.thread_id, turn_lease=turn.lease)
+            return bool(rows.update(turn_lease_until=self._lease_end()))
 
-        return await sync_to_async(query)()
+        return await sync_to_async(renew)()
+
+    async def end_turn(self, turn: Turn, context: RequestContext, *, ran: bool = True) -> None:
+        """End a turn: record what it spent, settle its reservation, release its thread.
+
+        One thread hop. ``ran=False`` for a turn refused before it streamed: nothing was spent
+        and the thread's last activity stays as it was.
+        """
+        unregister(turn)
+        turn.cancel_runs()  # whatever still runs stops spending now
+        charges = turn.charges()
+
+        def release_and_settle() -> None:
+            if turn.thread_id is not None:
+                activity = {"updated_at": timezone.now()} if ran else {}
+                models.Thread.objects.filter(id=turn.thread_id, turn_lease=turn.lease).update(
+                    turn_lease="", turn_lease_until=None, **activity
+                )
+            if turn.day is not None:
+                spent = sum(charge.total_tokens for charge in charges)
+                usage.settle(_budget_counters(context), turn.day, turn.reserved, spent)
+
+        thread_id = None if turn.stopped == "deleted" else turn.thread_id
+        address = {"client_address": _budget_address(context) or ""}
+        rows = [{**charge.fields(), **address} for charge in charges]
+        await sync_to_async(usage.record)(context.owner, thread_id, rows, release_and_settle)

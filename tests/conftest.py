@@ -4,6 +4,7 @@ from agents.testing import ScriptedModel, assistant_message
 from chatkit_backend.testing import ChatKitClient
 from tests.browser import browser_context, chromium  # noqa: F401  (headless Chromium)
 from tests.live_server import _live_asgi_server, live_asgi  # noqa: F401  (live ASGI server)
+from tests.turn_streams import slow_provider  # noqa: F401  (a slow loopback provider)
 
 
 @pytest.fixture

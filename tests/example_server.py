@@ -160,8 +160,11 @@ class ExampleSite:
             )
         return result
 
-    def start(self, kind: str) -> Server:
-        """Start ``uvicorn`` or ``runserver`` (daphne) on a free port and wait for it."""
+    def start(self, kind: str, name: str | None = None) -> Server:
+        """Start ``uvicorn`` or ``runserver`` (daphne) on a free port and wait for it.
+
+        ``name`` tells several servers of one kind apart (and their log files).
+        """
         commands = {
             "uvicorn": [
                 PYTHON,
@@ -177,7 +180,8 @@ class ExampleSite:
             ],
             "runserver": [PYTHON, "manage.py", "runserver", "127.0.0.1:{port}", "--noreload"],
         }
-        server = Server(kind, commands[kind], self.env, self.tmp_dir / f"{kind}.log")
+        name = name or kind
+        server = Server(name, commands[kind], self.env, self.tmp_dir / f"{name}.log")
         self.servers.append(server)
         server.wait_until_ready()
         return server

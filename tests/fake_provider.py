@@ -13,16 +13,23 @@ HTTP stack) runs in tests. It records every request and can be told to misbehave
         server.hang_next(5, after_events=3)  # ... or stalls after 3 events of its stream
         server.drop_next()                   # ... or closes the connection unanswered
         server.error_next(after_events=2)    # ... or sends an error event mid-stream
+        server.hold()                        # streams wait before their first event...
+        server.release()                     # ... until released
         settings.CHATKIT_BACKEND = {..., "LLM_BASE_URL": server.base_url}
         ...
         server.requests[-1].json["messages"]  # what the model was sent
         server.requests[-1].bearer            # the key it was sent with
 
 Each answered request takes the next scripted step (a text or a :class:`ToolCall`); when the
-script is empty it answers ``"Fake answer N."``. Failures, hangs and drops take precedence;
-those that strike before the stream starts do not use up a scripted step, those in the middle
-of a stream cut that step's answer short. The 401 answer quotes the received key back verbatim, the
-worst a provider can do, so tests can check the key never travels further.
+script is empty it answers ``default_answer`` (or ``"Fake answer N."``). Failures, hangs and
+drops take precedence; those that strike before the stream starts do not use up a scripted
+step, those in the middle of a stream cut that step's answer short. The 401 answer quotes the
+received key back verbatim, the worst a provider can do, so tests can check the key never
+travels further.
+
+Like real providers, it reports usage only in the last events of a stream. ``event_delay``
+(seconds, or a ``(low, high)`` range drawn from for each event) makes it slow, and
+``streams`` records how far each answer got: whether the client stayed to its end.
 
 Import the ``fake_provider`` fixture into a test module to get a running server per test.
 """
@@ -30,6 +37,7 @@ Import the ``fake_provider`` fixture into a test module to get a running server 
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import socket
 import threading
@@ -77,6 +85,16 @@ class RecordedRequest:
 
 
 @dataclass
+class StreamRecord:
+    """How one streamed answer went, seen from the provider's side."""
+
+    path: str
+    events_sent: int = 0
+    finished: bool = False  # every event was sent: the client stayed to the end
+    ended: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class _Mishap:
     kind: str  # "fail" | "hang" | "drop" | "error"
     status: int = 500
@@ -102,17 +120,23 @@ class FakeProvider:
         self,
         *,
         model_prefix: str = "",
-        event_delay: float = 0.0,
+        event_delay: float | tuple[float, float] = 0.0,
+        default_answer: str | None = None,
         require_thought_signatures: bool = False,
     ):
         self.model_prefix = model_prefix
-        self.event_delay = event_delay  # seconds between streamed events
+        # Seconds before each streamed event, or a (low, high) range to draw each pause from.
+        self.event_delay = event_delay
+        self.default_answer = default_answer  # for requests beyond the script
         # Like Gemini 3: refuse (HTTP 400) a Chat Completions request whose assistant tool
         # calls come without the ``thought_signature`` the model made.
         self.require_thought_signatures = require_thought_signatures
         self.retry_after_ms = 1  # sent with 429/5xx, so a client's own retries stay fast
         self.requests: list[RecordedRequest] = []
         self.answered = 0  # model requests answered with a stream
+        self.streams: list[StreamRecord] = []
+        self._open = threading.Event()  # cleared by hold(): streams wait before their first event
+        self._open.set()
         self._script: deque[str | ToolCall] = deque()
         self._mishaps: deque[_Mishap] = deque()
         self._lock = threading.Lock()
@@ -134,6 +158,7 @@ class FakeProvider:
 
     def stop(self) -> None:
         self._stopping.set()  # wakes hanging handlers
+        self._open.set()  # and held streams
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -191,6 +216,13 @@ class FakeProvider:
         """Send an error event in the middle of the stream, as providers do when they fail."""
         self._add(_Mishap("error", after_events=after_events), times)
 
+    def hold(self) -> None:
+        """Make streams wait before their first event until :meth:`release` (at most 30 s)."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     def _add(self, mishap: _Mishap, times: int) -> None:
         with self._lock:
             self._mishaps.extend(_Mishap(**vars(mishap)) for _ in range(times))
@@ -210,12 +242,20 @@ class FakeProvider:
             if mishap is not None and mishap.after_events is None:
                 return mishap, None  # nothing streams: the scripted step waits
             self.answered += 1
-            step = self._script.popleft() if self._script else f"Fake answer {self.answered}."
+            if self._script:
+                step = self._script.popleft()
+            else:
+                step = self.default_answer or f"Fake answer {self.answered}."
             return mishap, step
+
+    def _pause(self) -> float:
+        delay = self.event_delay
+        return random.uniform(*delay) if isinstance(delay, tuple) else delay
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # many turns connect at once in the concurrency tests
     block_on_close = False
     allow_reuse_address = True
 
@@ -304,20 +344,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-request-id", f"req_{secrets.token_hex(8)}")
         self.end_headers()
-        for sent, event in enumerate(events):
-            if mishap is not None and mishap.after_events == sent:
-                if mishap.kind == "hang":
-                    self._sleep(mishap.seconds)
-                    raise _Stop
-                if mishap.kind == "drop":
-                    self._drop()
-                if mishap.kind == "error":
-                    self._chunk(_error_event(request))
-                    break
-            if self.provider.event_delay:
-                self._sleep(self.provider.event_delay)
-            self._chunk(event)
-        self.wfile.write(b"0\r\n\r\n")
+        record = StreamRecord(request.path)
+        with self.provider._lock:
+            self.provider.streams.append(record)
+        try:
+            self.provider._open.wait(30)
+            for sent, event in enumerate(events):
+                if mishap is not None and mishap.after_events == sent:
+                    if mishap.kind == "hang":
+                        self._sleep(mishap.seconds)
+                        raise _Stop
+                    if mishap.kind == "drop":
+                        self._drop()
+                    if mishap.kind == "error":
+                        self._chunk(_error_event(request))
+                        break
+                pause = self.provider._pause()
+                if pause:
+                    self._sleep(pause)
+                self._chunk(event)
+                record.events_sent += 1
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            record.finished = True
+        finally:
+            record.ended.set()
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))

@@ -109,3 +109,35 @@ def test_admin_never_shows_the_api_key(admin_client_with_threads, settings):
         "/admin/chatkit_backend/turnusage/",
     ]:
         assert b"ADMINLEAK" not in client.get(url).content
+
+
+def test_closing_a_thread_in_the_admin_writes_only_what_changed(admin_client_with_threads):
+    from django.db.models.signals import pre_save
+
+    client, thread_id = admin_client_with_threads
+    # A turn is running in the thread, and ends (releasing its claim on the thread) while the
+    # operator's save is under way: after the admin read the row, before it writes.
+    until = timezone.now() + timezone.timedelta(seconds=30)
+    models.Thread.objects.filter(id=thread_id).update(turn_lease="running", turn_lease_until=until)
+
+    def turn_ends(sender, instance, **kwargs):
+        models.Thread.objects.filter(id=instance.pk).update(turn_lease="", turn_lease_until=None)
+
+    pre_save.connect(turn_ends, sender=models.Thread)
+    try:
+        thread = models.Thread.objects.get(id=thread_id)
+        response = client.post(
+            thread_page(thread_id),
+            {
+                "title": thread.title,
+                "status": '{"type": "closed", "reason": "Resolved"}',
+                "metadata": "{}",
+            },
+        )
+    finally:
+        pre_save.disconnect(turn_ends, sender=models.Thread)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    thread.refresh_from_db()
+    assert thread.status == {"type": "closed", "reason": "Resolved"}
+    # The ended turn's claim is not written back: the thread is free for the next turn.
+    assert (thread.turn_lease, thread.turn_lease_until) == ("", None)

@@ -58,4 +58,8 @@ def test_a_plain_turn_costs_at_most_eight_queries_whatever_the_length(client, ch
     short = turn_queries(client, chatkit_user, model, 10)
     long = turn_queries(client, chatkit_user, model, 2000)
     assert len(short) == len(long), (short, long)
+    # The user (JWT); the turn's claim on the thread (which also proves write access) and the
+    # thread; the user's message; the history; the answer; then, when the turn ends, its usage
+    # and the release of its claim. Seven before turns claimed their thread: the claim took
+    # the place of the "last activity" update, its release is the eighth.
     assert len(short) <= 8, "\n".join(short)

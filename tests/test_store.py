@@ -297,3 +297,50 @@ async def test_our_own_previews_are_signed_afresh(store, alice):
         fresh = str((await store.load_attachment("atc_ours", alice)).preview_url)
     assert fresh != stale
     assert fresh.split("?")[0] == stale.split("?")[0]
+
+
+# -- saves of a known thread are field updates that never recreate it ----------------------------
+
+
+async def test_a_save_after_a_load_never_recreates_a_deleted_thread(store, alice):
+    thread_id = await new_thread(store, alice)
+    request = RequestContext(owner=alice.owner)  # a later request, say threads.update
+    thread = await store.load_thread(thread_id, request)
+    await models.Thread.objects.filter(id=thread_id).adelete()
+    thread.title = "Renamed"
+    with pytest.raises(NotFoundError):
+        await store.save_thread(thread, request)
+    assert not await models.Thread.objects.filter(id=thread_id).aexists()
+
+
+async def test_a_save_writes_only_the_fields_it_changed(store, alice):
+    thread_id = await new_thread(store, alice)
+    request = RequestContext(owner=alice.owner)
+    thread = await store.load_thread(thread_id, request)
+    # Meanwhile an operator closes the thread and tags it.
+    await models.Thread.objects.filter(id=thread_id).aupdate(
+        status={"type": "closed"}, metadata={"tag": "vip"}
+    )
+    thread.title = "Renamed"
+    await store.save_thread(thread, request)
+    row = await models.Thread.objects.aget(id=thread_id)
+    assert (row.title, row.status, row.metadata) == ("Renamed", {"type": "closed"}, {"tag": "vip"})
+
+
+async def test_within_a_turn_a_change_made_meanwhile_wins(store, alice):
+    thread_id = await new_thread(store, alice)
+    request = RequestContext(owner=alice.owner)
+    turn = await store.begin_turn(thread_id, request)
+    thread = await store.load_thread(thread_id, request)
+    await models.Thread.objects.filter(id=thread_id).aupdate(
+        title="The owner's", status={"type": "locked", "reason": "review"}
+    )
+    thread.title = "The turn's"
+    thread.metadata = {"step": 2}
+    await store.save_thread(thread, request)
+    row = await models.Thread.objects.aget(id=thread_id)
+    assert (row.title, row.status["type"], row.metadata) == ("The owner's", "locked", {"step": 2})
+    assert thread.title == "The owner's"  # what the client is told
+    await store.end_turn(turn, request)
+    row = await models.Thread.objects.aget(id=thread_id)
+    assert (row.turn_lease, row.turn_lease_until) == ("", None)

@@ -72,6 +72,16 @@ def parse_sse(content: bytes) -> list[ThreadStreamEvent]:
     return events
 
 
+def text_deltas(events: Iterable[ThreadStreamEvent]) -> list[str]:
+    """The assistant's text in ``events`` as it streamed, one entry per delta event."""
+    return [
+        event.update.delta
+        for event in events
+        if isinstance(event, ThreadItemUpdatedEvent)
+        and isinstance(event.update, AssistantMessageContentPartTextDelta)
+    ]
+
+
 @dataclass
 class StreamResult:
     """A streamed answer, parsed."""
@@ -99,12 +109,7 @@ class StreamResult:
     @property
     def text_deltas(self) -> list[str]:
         """The assistant's text as it streamed, one entry per delta event."""
-        return [
-            event.update.delta
-            for event in self.events
-            if isinstance(event, ThreadItemUpdatedEvent)
-            and isinstance(event.update, AssistantMessageContentPartTextDelta)
-        ]
+        return text_deltas(self.events)
 
     @property
     def assistant_text(self) -> str:
