@@ -272,7 +272,7 @@ SETTINGS: dict[str, Setting] = {
     ),
     # Seconds a turn's claim on its thread lasts unless renewed; a running turn renews it every
     # third of that. A worker that dies mid-turn leaves the thread claimed this long at most.
-    "TURN_LEASE_SECONDS": Setting(30, integer(3), "Use a whole number of seconds such as 30.", 144),
+    "TURN_LEASE_SECONDS": Setting(30, seconds, "Use a number of seconds such as 30.", 144),
     # How many reverse proxies in front of the site append the address they saw to
     # X-Forwarded-For. 0: the client address is the connection's (REMOTE_ADDR), and the
     # header, which anyone can send, is ignored. Anonymous visitors' limits count per address.

@@ -103,6 +103,8 @@ BAD_VALUES = [
     ("ATTACHMENT_MAX_PENDING", True, "must be an integer"),
     ("RETENTION_DAYS", 0, "at least 1"),
     ("DOMAIN_KEY", 42, "must be a string"),
+    ("TURN_TOKEN_RESERVATION", -1, "at least 0"),
+    ("TURN_LEASE_SECONDS", 0, "more than 0"),
 ]
 
 
