@@ -77,7 +77,8 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         store: DjangoStore | None = None,
         attachment_store: AttachmentStore[RequestContext] | None = None,
     ):
-        super().__init__(store or DjangoStore(), attachment_store or DjangoAttachmentStore())
+        store = store or DjangoStore()
+        super().__init__(store, attachment_store or DjangoAttachmentStore(store))
         self.orchestrator = self.orchestrator_class(self.store)
 
     # -- request entry ---------------------------------------------------------------------

@@ -567,15 +567,21 @@ class DjangoStore(Store[RequestContext]):
 
     # -- attachments -----------------------------------------------------------------------
 
-    def _attachments(self, context: RequestContext, *, write: bool) -> QuerySet[models.Attachment]:
+    def attachment_rows(
+        self, context: RequestContext, *, write: bool
+    ) -> QuerySet[models.Attachment]:
+        """The attachments ``context`` may read (``write=False``) or change, as the access
+        policy decides."""
         return self.policy().attachments(context, write=write)
 
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        await sync_to_async(self._save_attachment)(attachment, context)
+        await sync_to_async(self.save_attachment_record)(attachment, context)
 
-    def _save_attachment(
+    def save_attachment_record(
         self, attachment: Attachment, context: RequestContext, **file_fields: Any
     ) -> None:
+        """``save_attachment``, synchronously, with ``Attachment`` row fields of the bytes
+        (``file_name``, ``size``, ``uploaded_at``) for the upload code that stored them."""
         fields = {
             "name": attachment.name,
             "mime_type": attachment.mime_type,
@@ -591,7 +597,7 @@ class DjangoStore(Store[RequestContext]):
                 self._vanished(attachment.thread_id, context)
                 return
             updated = (
-                self._attachments(context, write=True).filter(id=attachment.id).update(**fields)
+                self.attachment_rows(context, write=True).filter(id=attachment.id).update(**fields)
             )
             if not updated:
                 try:
@@ -618,7 +624,7 @@ class DjangoStore(Store[RequestContext]):
         self, attachment_id: str, context: RequestContext, *, write: bool = False
     ) -> Attachment:
         data = (
-            self._attachments(context, write=write)
+            self.attachment_rows(context, write=write)
             .filter(id=attachment_id)
             .values_list("data", flat=True)
             .first()
@@ -635,7 +641,7 @@ class DjangoStore(Store[RequestContext]):
             # Locked first: an upload in flight holds the row until its bytes are stored, and
             # the row read after it knows their name, so the file goes with the row.
             row = (
-                self._attachments(context, write=True)
+                self.attachment_rows(context, write=True)
                 .select_for_update(of=("self",))
                 .filter(id=attachment_id)
                 .first()
@@ -654,7 +660,7 @@ class DjangoStore(Store[RequestContext]):
             return {}
 
         def query() -> dict[str, bool]:
-            rows = self._attachments(context, write=True).filter(id__in=ids)
+            rows = self.attachment_rows(context, write=True).filter(id__in=ids)
             usable = {
                 id_: uploaded is not None or (bool(name) and finish_presigned_upload(id_))
                 for id_, uploaded, name in rows.values_list("id", "uploaded_at", "file_name")

@@ -192,6 +192,10 @@ class TestTwoPhaseUpload:
             str(attachment.upload_descriptor.url), data=PDF, content_type="image/png"
         )
         assert response.status_code == 415
+        assert response.json()["error"] == {
+            "code": "attachment_type",
+            "message": "The file's content is application/pdf, not the declared image/png.",
+        }
         assert stored_files(media) == []
 
 

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from . import models
-from .conf import conf
-from .context import Owner
-from .exceptions import RequestError
+from .. import models
+from ..conf import conf
+from ..context import Owner
+from ..exceptions import RequestError
 
 
 class QuotaExceeded(RequestError):
@@ -79,7 +79,7 @@ def check(
     if new:
         limit = conf.ATTACHMENT_MAX_PENDING
         pending = models.Attachment.objects.filter(**owner.as_filter(), thread__isnull=True)
-        if limit is not None and pending.count() >= int(limit):
+        if limit is not None and pending.count() >= limit:
             raise TooManyPending(
                 f"You have {limit} uploads not yet sent in a message. Send or remove some "
                 "before uploading more."
@@ -87,10 +87,10 @@ def check(
     quota = conf.ATTACHMENT_QUOTA_BYTES
     if adding is not None and quota is not None:
         used = stored_bytes(owner, excluding=replacing)
-        if used + adding > int(quota):
+        if used + adding > quota:
             raise QuotaExceeded(
                 f"This file would take your stored files past their quota of "
-                f"{human_size(int(quota))} ({human_size(used)} used). Delete threads or "
+                f"{human_size(quota)} ({human_size(used)} used). Delete threads or "
                 "files you no longer need."
             )
 

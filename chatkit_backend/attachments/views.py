@@ -23,30 +23,22 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.http.response import HttpResponseBase
-from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 
-from . import models, quotas, signing
-from .attachments import (
-    build_attachment,
-    check_size,
-    complete_upload,
-    display_name,
-    finish_presigned_upload,
-    get_storage,
-    sniff,
-    store_bytes,
-    too_large,
-)
-from .conf import conf
-from .context import RequestContext
+from .. import models
+from ..conf import conf
+from ..context import RequestContext
+from ..exceptions import RequestError
+from ..server import get_server
+from ..views import error_response, guard
+from . import tokens
 from .envelopes import MULTIPART_SLACK
-from .exceptions import RequestError
+from .files import get_storage
 from .filetypes import INLINE_SAFE
-from .ids import generate_id
-from .store import DjangoStore
-from .views import error_response, guard
+from .intake import receive_upload, too_large
+from .presigned import finish_presigned_upload
+from .records import ATTACHMENT_ADAPTER
 
 CHUNK = 64 * 1024
 # Never rendered by a browser from our origin, whatever the stored type says.
@@ -77,7 +69,7 @@ def _limit_uploads(request: HttpRequest) -> _SizeLimit:
     for handler in request.upload_handlers:
         if isinstance(handler, _SizeLimit):
             return handler
-    limit = _SizeLimit(request, int(conf.ATTACHMENT_MAX_BYTES))
+    limit = _SizeLimit(request, conf.ATTACHMENT_MAX_BYTES)
     request.upload_handlers.insert(0, limit)
     return limit
 
@@ -106,7 +98,7 @@ def _multipart_file(request: HttpRequest) -> Any:
 
 def _raw_file(request: HttpRequest) -> tuple[IO[bytes], int]:
     """The request body as a temporary file, read in chunks, refused past the limit."""
-    limit = int(conf.ATTACHMENT_MAX_BYTES)
+    limit = conf.ATTACHMENT_MAX_BYTES
     spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
     size = 0
     while chunk := request.read(CHUNK):
@@ -124,7 +116,7 @@ def _declared_too_large(request: HttpRequest, slack: int) -> bool:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return False
-    return length > int(conf.ATTACHMENT_MAX_BYTES) + slack
+    return length > conf.ATTACHMENT_MAX_BYTES + slack
 
 
 def _refusal(error: RequestError) -> HttpResponse:
@@ -139,27 +131,7 @@ def _attachment_response(attachment: Attachment) -> HttpResponse:
 
 
 def _receive_direct(request: HttpRequest, context: RequestContext) -> Attachment:
-    upload = _multipart_file(request)
-    check_size(upload.size)
-    mime_type = sniff(upload, upload.content_type or "")
-    # Checked before the bytes are stored, and again, under the owner's lock, with the row.
-    quotas.check(context.owner, adding=upload.size, new=True)
-    attachment_id = generate_id("attachment")
-    attachment = build_attachment(attachment_id, display_name(upload.name), mime_type, context)
-    file_name = store_bytes(attachment_id, upload)
-    try:
-        with quotas.admitting(context.owner, adding=upload.size, new=True):
-            DjangoStore()._save_attachment(
-                attachment,
-                context,
-                file_name=file_name,
-                size=upload.size,
-                uploaded_at=timezone.now(),
-            )
-    except BaseException:
-        get_storage().delete(file_name)
-        raise
-    return attachment
+    return get_server().attachment_store.add_uploaded(_multipart_file(request), context)
 
 
 @csrf_exempt
@@ -187,7 +159,7 @@ def _receive_two_phase(request: HttpRequest, attachment_id: str) -> Attachment:
     else:
         file, size = _raw_file(request)
     try:
-        return complete_upload(attachment_id, file, size)
+        return ATTACHMENT_ADAPTER.validate_python(receive_upload(attachment_id, file, size))
     finally:
         file.close()
 
@@ -199,12 +171,12 @@ async def upload_to(request: HttpRequest, attachment_id: str) -> HttpResponse:
         response = error_response(405, "method_not_allowed", "Use PUT or POST.")
         response["Allow"] = "PUT, POST"
         return response
-    verdict = signing.check(
+    verdict = tokens.check(
         request.GET.get("token", ""), attachment_id, "upload", conf.ATTACHMENT_UPLOAD_URL_TTL
     )
-    if verdict == signing.INVALID:
+    if verdict == tokens.INVALID:
         return error_response(404, "not_found", "Not found.")
-    if verdict == signing.EXPIRED:
+    if verdict == tokens.EXPIRED:
         return error_response(410, "upload_url_expired", "This upload URL has expired.")
     if _declared_too_large(request, MULTIPART_SLACK):
         return _refusal(too_large())
@@ -240,15 +212,15 @@ async def attachment_file(request: HttpRequest, attachment_id: str) -> HttpRespo
     if token is not None:
         if request.method not in ("GET", "HEAD"):
             return error_response(405, "method_not_allowed", "Use GET.")
-        verdict = signing.check(token, attachment_id, "download", conf.ATTACHMENT_URL_TTL)
+        verdict = tokens.check(token, attachment_id, "download", conf.ATTACHMENT_URL_TTL)
         rows = (
-            models.Attachment.objects.filter(id=attachment_id) if verdict == signing.VALID else None
+            models.Attachment.objects.filter(id=attachment_id) if verdict == tokens.VALID else None
         )
     else:
         checked = await guard(request, methods=("GET", "HEAD"), scope="requests")
         if isinstance(checked, HttpResponseBase):
             return checked
-        rows = DjangoStore()._attachments(checked, write=False).filter(id=attachment_id)
+        rows = get_server().store.attachment_rows(checked, write=False).filter(id=attachment_id)
     row = None
     if rows is not None:
         row = await rows.values(
