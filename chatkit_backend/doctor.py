@@ -35,8 +35,8 @@ from django.utils.module_loading import import_string
 
 from .attachments import get_storage, storage_name
 from .conf import conf
-from .errors import describe_failure
 from .providers import ProviderConfig, model_name_for, resolve_provider
+from .providers.errors import describe_failure
 
 Status = Literal["ok", "warn", "fail", "skip"]
 # Reported by the provider check itself, with more detail.

@@ -26,7 +26,6 @@ from chatkit.types import (
 from .agents import resolve_agent
 from .conf import conf
 from .context import RequestContext
-from .errors import describe_failure, provider_reason
 from .providers import (
     ChatKitModelProvider,
     ProviderConfig,
@@ -34,6 +33,7 @@ from .providers import (
     resolve_provider,
     tracing_enabled,
 )
+from .providers.errors import describe_failure, provider_reason
 from .streaming import with_store_ids
 from .turns import UsageMeter, text_chars
 

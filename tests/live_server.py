@@ -24,7 +24,7 @@ import httpx
 import pytest
 from agents.testing import ModelCall
 
-from chatkit_backend import responses
+from chatkit_backend.providers import events
 from chatkit_backend.testing import ChatKitClient
 
 STARTUP_TIMEOUT = 10.0
@@ -187,10 +187,10 @@ class SlowTextStream:
 
     async def __call__(self, call: ModelCall) -> AsyncIterator[Any]:
         try:
-            async for event in responses.stream_output(
-                [responses.message(self.full_text, self.item_id)],
+            async for event in events.stream_output(
+                [events.message(self.full_text, self.item_id)],
                 model="scripted-model",
-                tokens=responses.usage(1, 1),
+                tokens=events.usage(1, 1),
                 deltas=lambda text: self.deltas,
                 delay=self.delay,
                 on_delta=self._count,

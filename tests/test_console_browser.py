@@ -18,7 +18,7 @@ import httpx
 import pytest
 from chatkit.types import AssistantMessageItem, UserMessageItem
 
-from chatkit_backend.offline import LABEL
+from chatkit_backend.providers.offline import LABEL
 from chatkit_backend.testing import ChatKitClient
 
 from .browser import needs_chromium, screenshot

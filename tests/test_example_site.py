@@ -22,7 +22,7 @@ import httpx
 import pytest
 from chatkit.types import ErrorEvent, Page, Thread, ThreadCreatedEvent
 
-from chatkit_backend.offline import LABEL
+from chatkit_backend.providers.offline import LABEL
 from chatkit_backend.testing import ChatKitClient, message_input, parse_sse
 
 from .example_server import REPO, SCRUBBED, ExampleSite, example_database, site_environment

@@ -9,8 +9,8 @@ from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from chatkit_backend import models
-from chatkit_backend.offline import HOW_TO_CONFIGURE, LABEL, OfflineModel
 from chatkit_backend.providers import create_model, resolve_provider
+from chatkit_backend.providers.offline import HOW_TO_CONFIGURE, LABEL, OfflineModel
 from chatkit_backend.testing import override_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)

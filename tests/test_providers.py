@@ -36,16 +36,16 @@ from pydantic import TypeAdapter
 
 from chatkit_backend import models
 from chatkit_backend.exceptions import ProviderConfigurationError
-from chatkit_backend.offline import OfflineModel
 from chatkit_backend.orchestrator import Orchestrator
 from chatkit_backend.providers import (
-    GEMINI_BASE_URL,
-    PLACEHOLDER_KEY,
     ChatKitModelProvider,
     create_model,
     resolve_provider,
     tracing_enabled,
 )
+from chatkit_backend.providers.config import GEMINI_BASE_URL
+from chatkit_backend.providers.factory import PLACEHOLDER_KEY
+from chatkit_backend.providers.offline import OfflineModel
 from chatkit_backend.store import DjangoStore
 from chatkit_backend.testing import override_agent
 from tests.fake_provider import PLACEHOLDER_ID, FakeProvider, ToolCall, unused_port
@@ -99,7 +99,9 @@ def no_trace_export(monkeypatch):
     and no test leaves its fake key behind as the process-wide trace export key."""
     exported: list[Any] = []
     monkeypatch.setattr(BackendSpanExporter, "export", lambda self, items: exported.extend(items))
-    monkeypatch.setattr("chatkit_backend.providers.set_tracing_export_api_key", lambda key: None)
+    monkeypatch.setattr(
+        "chatkit_backend.providers.factory.set_tracing_export_api_key", lambda key: None
+    )
     return exported
 
 
@@ -226,7 +228,8 @@ def test_tracing_follows_where_the_openai_key_goes(settings, base_url, enabled):
 def test_no_trace_key_is_set_without_an_openai_key(settings, monkeypatch):
     calls: list[str] = []
     monkeypatch.setattr(
-        "chatkit_backend.providers.set_tracing_export_api_key", lambda key: calls.append(key)
+        "chatkit_backend.providers.factory.set_tracing_export_api_key",
+        lambda key: calls.append(key),
     )
     provider_settings(settings, LLM_PROVIDER="gemini", GEMINI_API_KEY=KEY, OPENAI_API_KEY=None)
     create_model()

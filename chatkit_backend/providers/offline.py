@@ -23,7 +23,7 @@ from openai.types.responses import (
     ResponseUsage,
 )
 
-from . import responses
+from . import events
 
 LABEL = "**Offline demo model.**"
 HOW_TO_CONFIGURE = (
@@ -93,7 +93,7 @@ class OfflineModel(Model):
                 ),
                 "a tool",
             )
-            return [responses.message(f"{LABEL} The tool `{name}` returned: {last.get('output')}")]
+            return [events.message(f"{LABEL} The tool `{name}` returned: {last.get('output')}")]
         text = _last_user_text(items)
         tool = _requested_tool(text, tools)
         if tool is not None:
@@ -115,7 +115,7 @@ class OfflineModel(Model):
             else ""
         )
         quoted = f' You said: "{text[:200]}".' if text else ""
-        return [responses.message(f"{LABEL}{quoted} {HOW_TO_CONFIGURE}{tools_hint}")]
+        return [events.message(f"{LABEL}{quoted} {HOW_TO_CONFIGURE}{tools_hint}")]
 
     @staticmethod
     def _usage(output: list[Any], input_words: int) -> ResponseUsage:
@@ -126,7 +126,7 @@ class OfflineModel(Model):
             for part in item.content
             if isinstance(part, ResponseOutputText)
         )
-        return responses.usage(input_words, output_words)
+        return events.usage(input_words, output_words)
 
     @staticmethod
     def _input_words(input: str | list[TResponseInputItem]) -> int:
@@ -151,7 +151,7 @@ class OfflineModel(Model):
         self, system_instructions, input, model_settings, tools, *args, **kwargs
     ) -> AsyncIterator[TResponseStreamEvent]:
         output = self._plan(input, tools)
-        async for event in responses.stream_output(
+        async for event in events.stream_output(
             output,
             model=self.name,
             tokens=self._usage(output, self._input_words(input)),

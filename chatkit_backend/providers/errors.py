@@ -12,8 +12,8 @@ from typing import Any
 import openai
 from agents.exceptions import MaxTurnsExceeded, ModelBehaviorError, UserError
 
-from .exceptions import ProviderConfigurationError
-from .providers import ProviderConfig
+from ..exceptions import ProviderConfigurationError
+from .config import ProviderConfig
 
 
 def describe_failure(error: BaseException, config: ProviderConfig) -> str | None:

@@ -101,38 +101,10 @@ async def stream_output(
         )
         if isinstance(item, ResponseOutputMessage):
             text = "".join(p.text for p in item.content if isinstance(p, ResponseOutputText))
-            common = {"item_id": item.id, "output_index": index, "content_index": 0}
-            yield ResponseContentPartAddedEvent(
-                type="response.content_part.added",
-                part=text_part(""),
-                sequence_number=next(seq),
-                **common,
-            )
-            for number, delta in enumerate(deltas(text)):
-                if delay and number:
-                    await asyncio.sleep(delay)
-                if on_delta is not None:
-                    on_delta(delta)
-                yield ResponseTextDeltaEvent(
-                    type="response.output_text.delta",
-                    delta=delta,
-                    logprobs=[],
-                    sequence_number=next(seq),
-                    **common,
-                )
-            yield ResponseTextDoneEvent(
-                type="response.output_text.done",
-                text=text,
-                logprobs=[],
-                sequence_number=next(seq),
-                **common,
-            )
-            yield ResponseContentPartDoneEvent(
-                type="response.content_part.done",
-                part=text_part(text),
-                sequence_number=next(seq),
-                **common,
-            )
+            async for event in text_events(
+                item.id, index, text, seq, deltas=deltas(text), delay=delay, on_delta=on_delta
+            ):
+                yield event
         yield ResponseOutputItemDoneEvent(
             type="response.output_item.done",
             item=item,
@@ -141,4 +113,49 @@ async def stream_output(
         )
     yield ResponseCompletedEvent(
         type="response.completed", response=final, sequence_number=next(seq)
+    )
+
+
+async def text_events(
+    item_id: str,
+    index: int,
+    text: str,
+    seq: Iterator[int],
+    *,
+    deltas: Iterable[str],
+    delay: float,
+    on_delta: Callable[[str], None] | None,
+) -> AsyncIterator[TResponseStreamEvent]:
+    """The content events of one message: its part added, each of ``deltas``, then done."""
+    common = {"item_id": item_id, "output_index": index, "content_index": 0}
+    yield ResponseContentPartAddedEvent(
+        type="response.content_part.added",
+        part=text_part(""),
+        sequence_number=next(seq),
+        **common,
+    )
+    for number, delta in enumerate(deltas):
+        if delay and number:
+            await asyncio.sleep(delay)
+        if on_delta is not None:
+            on_delta(delta)
+        yield ResponseTextDeltaEvent(
+            type="response.output_text.delta",
+            delta=delta,
+            logprobs=[],
+            sequence_number=next(seq),
+            **common,
+        )
+    yield ResponseTextDoneEvent(
+        type="response.output_text.done",
+        text=text,
+        logprobs=[],
+        sequence_number=next(seq),
+        **common,
+    )
+    yield ResponseContentPartDoneEvent(
+        type="response.content_part.done",
+        part=text_part(text),
+        sequence_number=next(seq),
+        **common,
     )
