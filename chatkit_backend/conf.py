@@ -202,7 +202,7 @@ SETTINGS: dict[str, Setting] = {
     # Dotted path to a callable ``(context) -> agents.Agent``, or to an Agent. An Agent or a
     # callable may also be given directly (handy in tests).
     "AGENT": Setting(
-        "chatkit_backend.agents.default_agent",
+        "chatkit_backend.reasoning.agents.default_agent",
         importable,
         "Give a dotted path such as 'myapp.agents.build_agent', naming an Agent or a callable "
         "(context) -> Agent.",
@@ -245,10 +245,10 @@ SETTINGS: dict[str, Setting] = {
     "TITLE_MAX_LENGTH": Setting(60, integer(1), "Use a whole number such as 60.", 107),
     # Dotted path to the ThreadItemConverter subclass that turns stored items into model input.
     "HISTORY_CONVERTER": Setting(
-        "chatkit_backend.history.HistoryConverter",
+        "chatkit_backend.reasoning.history.HistoryConverter",
         importable,
         "Give the dotted path of a chatkit.agents.ThreadItemConverter subclass, such as "
-        "'chatkit_backend.history.HistoryConverter'.",
+        "'chatkit_backend.reasoning.history.HistoryConverter'.",
         108,
         expects=subclass_of("chatkit.agents.ThreadItemConverter"),
     ),

@@ -57,7 +57,7 @@ from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
 from .exceptions import RequestError, Unsupported
-from .orchestrator import Orchestrator
+from .reasoning.orchestrator import Orchestrator
 from .store import DjangoStore
 from .turns import Turn, keep_claim
 from .validation import refuse_constant, unknown_fields, unstorable_text

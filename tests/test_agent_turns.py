@@ -239,7 +239,7 @@ def test_usage_is_recorded_per_turn(chatkit_client, model):
 def test_agent_setting_accepts_a_dotted_path_callable(chatkit_client, settings):
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "AGENT": "chatkit_backend.agents.default_agent",
+        "AGENT": "chatkit_backend.reasoning.agents.default_agent",
         "LLM_PROVIDER": "offline",
     }
     result = chatkit_client.create_thread("hello offline")

@@ -32,7 +32,7 @@ def offline(settings):
     """The default agent, answered by the offline model (whatever an earlier test left)."""
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "AGENT": "chatkit_backend.agents.default_agent",
+        "AGENT": "chatkit_backend.reasoning.agents.default_agent",
         "LLM_PROVIDER": "offline",
     }
 

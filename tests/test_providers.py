@@ -36,7 +36,6 @@ from pydantic import TypeAdapter
 
 from chatkit_backend import models
 from chatkit_backend.exceptions import ProviderConfigurationError
-from chatkit_backend.orchestrator import Orchestrator
 from chatkit_backend.providers import (
     ChatKitModelProvider,
     create_model,
@@ -46,6 +45,7 @@ from chatkit_backend.providers import (
 from chatkit_backend.providers.config import GEMINI_BASE_URL
 from chatkit_backend.providers.factory import PLACEHOLDER_KEY
 from chatkit_backend.providers.offline import OfflineModel
+from chatkit_backend.reasoning.orchestrator import Orchestrator
 from chatkit_backend.store import DjangoStore
 from chatkit_backend.testing import override_agent
 from tests.fake_provider import PLACEHOLDER_ID, FakeProvider, ToolCall, unused_port
@@ -54,7 +54,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 KEY = "sk-test-SECRET-1234567890"
 OTHER_KEY = "sk-other-SECRET-0987654321"
-DEFAULT_AGENT = "chatkit_backend.agents.default_agent"
+DEFAULT_AGENT = "chatkit_backend.reasoning.agents.default_agent"
 ENVIRONMENT = ("LLM_PROVIDER", "LLM_MODEL", "LLM_BASE_URL", "OPENAI_API_KEY", "GEMINI_API_KEY")
 
 

@@ -129,7 +129,7 @@ def provider_settings(settings: Any, provider: FakeProvider, **extra: Any) -> It
     """Answer turns through ``provider``: Chat Completions over loopback, the default agent."""
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "AGENT": "chatkit_backend.agents.default_agent",
+        "AGENT": "chatkit_backend.reasoning.agents.default_agent",
         "LLM_PROVIDER": "openai_compatible",
         "LLM_BASE_URL": provider.base_url,
         "LLM_MODEL": "slow-model",

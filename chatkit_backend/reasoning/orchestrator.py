@@ -16,43 +16,24 @@ from agents.run_config import ToolErrorFormatterArgs
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.store import Store
-from chatkit.types import (
-    ThreadMetadata,
-    ThreadStreamEvent,
-    UserMessageItem,
-    UserMessageTagContent,
-)
+from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
-from .agents import resolve_agent
-from .conf import conf
-from .context import RequestContext
-from .providers import (
+from ..conf import conf
+from ..context import RequestContext
+from ..providers import (
     ChatKitModelProvider,
     ProviderConfig,
     model_name_for,
     resolve_provider,
     tracing_enabled,
 )
-from .providers.errors import describe_failure, provider_reason
-from .streaming import with_store_ids
-from .turns import UsageMeter, text_chars
+from ..providers.errors import describe_failure, provider_reason
+from ..turns import UsageMeter, text_chars
+from .agents import resolve_agent
+from .store_ids import with_store_ids
+from .titles import make_title
 
 logger = logging.getLogger(__name__)
-
-
-def make_title(message: UserMessageItem, max_length: int) -> str | None:
-    """The first words of a message, cut at a word boundary."""
-    text = " ".join(
-        (part.text if not isinstance(part, UserMessageTagContent) else f"@{part.text}")
-        for part in message.content
-    )
-    text = " ".join(text.split())
-    if not text:
-        return None
-    if len(text) <= max_length:
-        return text
-    cut = text[: max_length - 1].rsplit(" ", 1)[0] or text[: max_length - 1]
-    return cut.rstrip(",.;:") + "…"
 
 
 def log_tool_error(args: ToolErrorFormatterArgs[Any]) -> None:
