@@ -49,9 +49,6 @@ class RequestContext:
     # budgets count per address as well as per session.
     client_address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    # What the store already knows within this request (threads it loaded, the newest items),
-    # so one turn does not ask the database the same question twice. Private to the store.
-    store_memo: Any = field(default=None, repr=False, compare=False)
     # The turn this request runs, for streaming requests: its claim on the thread, its budget
     # reservation and what it spends. Set by the server; None for other requests.
     turn: Turn | None = field(default=None, repr=False, compare=False)

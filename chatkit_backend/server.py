@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -29,11 +29,8 @@ from chatkit.types import (
     FeedbackKind,
     HiddenContextItem,
     ItemsListReq,
-    Page,
     StructuredInputItem,
     SyncCustomActionResponse,
-    Thread,
-    ThreadItemBase,
     ThreadItemDoneEvent,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
@@ -49,7 +46,6 @@ from chatkit.types import (
     WidgetItem,
     is_streaming_req,
 )
-from django.utils import timezone
 from pydantic import BaseModel, TypeAdapter
 
 from . import limits
@@ -59,6 +55,7 @@ from .context import RequestContext
 from .exceptions import RequestError, Unsupported
 from .reasoning.orchestrator import Orchestrator
 from .store import DjangoStore
+from .timestamps import with_utc_timestamps
 from .turns import Turn, keep_claim
 from .validation import refuse_constant, unknown_fields, unstorable_text
 
@@ -70,7 +67,12 @@ REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 class DjangoChatKitServer(ChatKitServer[RequestContext]):
     """The ChatKit server every request goes through."""
 
+    #: What answers each turn (:meth:`respond`). Point it at an ``Orchestrator`` subclass to
+    #: change how a turn's model input or run is built.
     orchestrator_class: type[Orchestrator] = Orchestrator
+    # The server, its orchestrator and the upload views share this store; a subclass of
+    # DjangoStore changes it for all of them.
+    store: DjangoStore
 
     def __init__(
         self,
@@ -135,13 +137,11 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             try:
                 await self.check_before_streaming(parsed, context)
             except BaseException:
-                if turn is not None:
-                    await self.store.end_turn(turn, context, ran=False)  # type: ignore[attr-defined]
+                await self.store.end_turn(turn, context, ran=False)
                 raise
-            stream = self._process_streaming(parsed, context)
-            if turn is not None:
-                stream = self._run_turn(turn, stream, context)
-            return StreamingResult(stream)
+            return StreamingResult(
+                self._run_turn(turn, self._process_streaming(parsed, context), context)
+            )
         await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
 
@@ -155,19 +155,15 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         match request:
             case ItemsListReq():
                 await self.store.load_thread(request.params.thread_id, context)
-            case AttachmentsDeleteReq() if isinstance(self.store, DjangoStore):
-                await self.store.load_attachment_to_change(request.params.attachment_id, context)
             case AttachmentsDeleteReq():
-                await self.store.load_attachment(request.params.attachment_id, context)
+                await self.store.load_attachment_to_change(request.params.attachment_id, context)
 
-    async def begin_turn(self, request: Any, context: RequestContext) -> Turn | None:
+    async def begin_turn(self, request: Any, context: RequestContext) -> Turn:
         """Claim the request's thread and reserve its budget (see :mod:`chatkit_backend.turns`).
 
         Raises ``NotFoundError``, ``TurnInProgress`` (409) or ``TurnRefused`` (the budget is
-        spent). ``None`` with a store other than ``DjangoStore``.
+        spent).
         """
-        if not isinstance(self.store, DjangoStore):
-            return None
         budget = conf.DAILY_TOKEN_BUDGET
         return await self.store.begin_turn(
             getattr(request.params, "thread_id", None),  # threads.create names none
@@ -180,7 +176,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         self, turn: Turn, stream: AsyncGenerator[bytes, None], context: RequestContext
     ) -> AsyncIterator[bytes]:
         """Stream the turn while it holds its thread; then settle it, however it ended."""
-        store: DjangoStore = self.store  # type: ignore[assignment]
+        store = self.store
         turn.loop = asyncio.get_running_loop()
         every = max(0.1, float(conf.TURN_LEASE_SECONDS) / 3)
         heartbeat = asyncio.create_task(keep_claim(turn, store.renew_turn, every))
@@ -248,13 +244,11 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
 
     async def _thread_to_change(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         # Every streaming op but threads.create writes to an existing thread.
-        if isinstance(self.store, DjangoStore):
-            return await self.store.load_thread_to_change(thread_id, context)
-        return await self.store.load_thread(thread_id, context)
+        return await self.store.load_thread_to_change(thread_id, context)
 
     async def _check_input(self, input: UserMessageInput, context: RequestContext) -> None:
         # Its length was checked with the rest of the body (``parse``).
-        if not input.attachments or not isinstance(self.store, DjangoStore):
+        if not input.attachments:
             return
         if len(input.attachments) > int(conf.ATTACHMENT_MAX_PER_MESSAGE):
             raise RequestError(
@@ -304,7 +298,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         feedback: FeedbackKind,
         context: RequestContext,
     ) -> None:
-        await self.store.set_feedback(thread_id, item_ids, feedback, context)  # type: ignore[attr-defined]
+        await self.store.set_feedback(thread_id, item_ids, feedback, context)
 
     async def action(  # type: ignore[override]
         self,
@@ -350,38 +344,6 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             "Dictation is not configured on this server. Override transcribe() in a subclass "
             "named by CHATKIT_BACKEND['SERVER_CLASS']."
         )
-
-
-def utc(value: datetime) -> datetime:
-    """``value`` in UTC. The SDK makes naive ``datetime.now()`` values, which are in the
-    process's local time: Django sets it to ``TIME_ZONE``."""
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.get_default_timezone())
-    return value.astimezone(UTC)
-
-
-def with_utc_timestamps(obj: BaseModel) -> BaseModel:
-    """Set every ``created_at`` that ``obj`` carries to UTC, in place, and return ``obj``.
-
-    Only threads and items carry timestamps (``ThreadMetadata``, ``ThreadItemBase``): alone,
-    in a ``Page``, in a ``Thread``'s items, or in an event's ``thread`` / ``item``.
-    """
-    match obj:
-        case ThreadMetadata() | ThreadItemBase():
-            obj.created_at = utc(obj.created_at)
-            if isinstance(obj, Thread):
-                for item in obj.items.data:
-                    with_utc_timestamps(item)
-        case Page():
-            for element in obj.data:
-                if isinstance(element, BaseModel):
-                    with_utc_timestamps(element)
-        case _:
-            for name in ("thread", "item"):
-                inner = getattr(obj, name, None)
-                if isinstance(inner, ThreadMetadata | ThreadItemBase):
-                    with_utc_timestamps(inner)
-    return obj
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,8 @@ from pydantic import AnyUrl
 from chatkit_backend import models
 from chatkit_backend.attachments import build_attachment
 from chatkit_backend.context import Owner, RequestContext
-from chatkit_backend.store import DjangoStore, aware
+from chatkit_backend.store import DjangoStore
+from chatkit_backend.timestamps import aware
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import RunConfig, Runner, RunResultStreaming
 from agents.run_config import ToolErrorFormatterArgs
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
-from chatkit.store import Store
 from chatkit.types import ThreadMetadata, ThreadStreamEvent, UserMessageItem
 
 from ..conf import conf
@@ -33,6 +32,9 @@ from .agents import resolve_agent
 from .store_ids import with_store_ids
 from .titles import make_title
 
+if TYPE_CHECKING:
+    from ..store import DjangoStore
+
 logger = logging.getLogger(__name__)
 
 
@@ -48,9 +50,15 @@ def log_tool_error(args: ToolErrorFormatterArgs[Any]) -> None:
 
 
 class Orchestrator:
-    """Runs one agent turn for a thread. Subclass to change how input or runs are built."""
+    """Runs one agent turn for a thread: the server's ``respond()``.
 
-    def __init__(self, store: Store[RequestContext]):
+    An extension point: subclass it and name the subclass in a ``DjangoChatKitServer``
+    subclass's ``orchestrator_class`` to change how the model input is built
+    (:meth:`build_input`, :meth:`converter`), how the run is configured (:meth:`run_config`)
+    or how its spending is measured and kept (:meth:`usage_meter`, :meth:`record_usage`).
+    """
+
+    def __init__(self, store: DjangoStore):
         self.store = store
 
     def converter(self) -> ThreadItemConverter:
@@ -62,12 +70,7 @@ class Orchestrator:
         The store hands its database connection back after this read: the model may take
         seconds, and open streams should not each hold a connection meanwhile.
         """
-        limit = int(conf.HISTORY_LIMIT)
-        load_history = getattr(self.store, "load_history", None)
-        if load_history is not None:
-            page = await load_history(thread.id, limit, context)
-        else:
-            page = await self.store.load_thread_items(thread.id, None, limit, "desc", context)
+        page = await self.store.load_history(thread.id, conf.HISTORY_LIMIT, context)
         return await self.converter().to_agent_input(list(reversed(page.data)))
 
     def run_config(self, provider: ProviderConfig) -> RunConfig:
@@ -88,7 +91,7 @@ class Orchestrator:
             return  # the thread was deleted before the model was asked
         if thread.title is None and input_user_message is not None:
             # The server saves the thread and tells the client once the first event passes.
-            thread.title = make_title(input_user_message, int(conf.TITLE_MAX_LENGTH))
+            thread.title = make_title(input_user_message, conf.TITLE_MAX_LENGTH)
 
         provider = resolve_provider()
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
@@ -126,7 +129,8 @@ class Orchestrator:
             if result is not None and not result.is_complete:
                 result.cancel()
             if turn is None and meter is not None:
-                # Outside a turn (no DjangoStore), what the run spent is recorded here.
+                # Outside a turn (server code calling respond() itself), what the run spent
+                # is recorded here; a turn records it when it ends.
                 try:
                     await self.record_usage(thread, meter, context)
                 except Exception:  # never hide the turn's own outcome behind bookkeeping
@@ -162,6 +166,5 @@ class Orchestrator:
     ) -> None:
         """Keep what a run spent, for budgets and the admin's usage views."""
         charge = meter.charge()
-        record = getattr(self.store, "record_usage", None)
-        if charge is not None and record is not None:
-            await record(thread.id, context, **charge.fields())
+        if charge is not None:
+            await self.store.record_usage(thread.id, context, **charge.fields())

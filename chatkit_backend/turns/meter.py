@@ -1,34 +1,10 @@
-"""A turn: one streaming request during which the agent answers in a thread.
-
-Three promises hold for turns, across worker processes:
-
-- **One turn per thread at a time.** A turn claims its thread with one conditional UPDATE of
-  a lease on the thread row (``Thread.turn_lease`` / ``turn_lease_until``), renews the lease
-  while it runs and releases it when it ends; a worker that dies mid-turn stops renewing, so
-  its claim lapses on its own after ``TURN_LEASE_SECONDS``. A lease (rather than a database
-  lock) holds no connection or transaction open while the model talks, and works the same on
-  SQLite and PostgreSQL.
-- **Budgets that cannot be escaped.** A turn reserves ``TURN_TOKEN_RESERVATION`` tokens on its
-  owner's counter for the day before it starts, and settles the reservation to what it spent
-  when it ends, however it ends (:class:`UsageMeter`).
-- **A deleted thread stops its turn.** In the worker that deletes it at once (the
-  ``post_delete`` signal reaches the running turn); in other workers when the turn next renews
-  its lease or writes to the thread.
-
-The database work is :class:`~chatkit_backend.store.DjangoStore`'s (``begin_turn``,
-``renew_turn``, ``end_turn``); this module holds what lives in memory.
-"""
+"""What one Agents run spends: the provider's figures, or an estimate for what it never
+reported (a run that ended early, or a provider that reports no usage)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import secrets
-import threading
-import weakref
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chatkit.types import (
@@ -40,10 +16,6 @@ from chatkit.types import (
 
 if TYPE_CHECKING:
     from agents import RunResultStreaming
-
-    from .context import Owner
-
-logger = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4
 """The estimate rule: one token for every four characters of text, rounded up."""
@@ -168,104 +140,3 @@ class UsageMeter:
         """Stop the run (it stops calling the model, and spending)."""
         if self.run is not None and not self.run.is_complete:
             self.run.cancel()
-
-
-@dataclass(eq=False)
-class Turn:
-    """One streaming request's hold on its thread and on its owner's budget."""
-
-    owner: Owner
-    thread_id: str | None  # None until threads.create has stored the new thread
-    lease: str = field(default_factory=lambda: secrets.token_hex(16))
-    day: date | None = None  # the budget day a reservation was made on
-    reserved: int = 0
-    meters: list[UsageMeter] = field(default_factory=list)
-    stopped: str | None = None  # why the turn was stopped early ("deleted", "claim lost")
-    loop: asyncio.AbstractEventLoop | None = None
-
-    def meter(self, meter: UsageMeter) -> None:
-        """Count ``meter``'s run in this turn (and stop it at once if the turn is stopped)."""
-        self.loop = asyncio.get_running_loop()
-        self.meters.append(meter)
-        if self.stopped is not None:
-            meter.cancel()
-
-    def charges(self) -> list[Charge]:
-        return [charge for meter in self.meters if (charge := meter.charge()) is not None]
-
-    def stop(self, reason: str) -> None:
-        """Stop the turn: its runs are cancelled and its stream ends quietly.
-
-        Safe to call from any thread (a delete runs its signals on a worker thread).
-        """
-        if self.stopped is not None:
-            return
-        self.stopped = reason
-        self._call_in_loop(self.cancel_runs)
-
-    def cancel_runs(self) -> None:
-        for meter in self.meters:
-            meter.cancel()
-
-    def _call_in_loop(self, callback: Callable[[], None]) -> None:
-        loop = self.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or loop is running:
-            callback()
-            return
-        try:
-            loop.call_soon_threadsafe(callback)
-        except RuntimeError:  # the loop is closed: nothing is running there any more
-            pass
-
-
-# -- the turns running in this process ---------------------------------------------------------
-
-_running: weakref.WeakSet[Turn] = weakref.WeakSet()  # a request that never streamed drops out
-_running_lock = threading.Lock()
-
-
-def register(turn: Turn) -> None:
-    with _running_lock:
-        _running.add(turn)
-
-
-def unregister(turn: Turn) -> None:
-    with _running_lock:
-        _running.discard(turn)
-
-
-def stop_turns_in(thread_id: str, reason: str) -> None:
-    """Stop this process's turns in ``thread_id`` (from any thread)."""
-    with _running_lock:
-        turns = [turn for turn in _running if turn.thread_id == thread_id]
-    for turn in turns:
-        turn.stop(reason)
-
-
-def stop_turns_of_deleted_thread(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """``post_delete`` receiver for threads: their turns stop once the delete is committed."""
-    from django.db import transaction
-
-    thread_id = instance.pk
-    transaction.on_commit(lambda: stop_turns_in(thread_id, "deleted"), using=kwargs.get("using"))
-
-
-async def keep_claim(turn: Turn, renew: Callable[[Turn], Awaitable[bool]], every: float) -> None:
-    """Renew ``turn``'s lease every ``every`` seconds; stop the turn if it was lost.
-
-    The lease is lost when the thread is gone (deleted by another worker) or when another turn
-    took the thread after this one failed to renew in time.
-    """
-    while turn.stopped is None:
-        await asyncio.sleep(every)
-        try:
-            held = await renew(turn)
-        except Exception:  # a database hiccup: try again, the lease outlives two misses
-            logger.warning("Could not renew the claim on thread %s", turn.thread_id, exc_info=True)
-            continue
-        if not held:
-            turn.stop("claim lost")

@@ -14,9 +14,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from . import models
-from .context import Owner
-from .exceptions import TurnRefused
+from .. import models
+from ..context import Owner
+from ..exceptions import TurnRefused
 
 BUDGET_SPENT = "You have used today's allowance of the assistant. It renews at midnight."
 
