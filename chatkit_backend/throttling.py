@@ -16,9 +16,9 @@ from typing import Any
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
-from .clients import address_key
 from .conf import conf
 from .context import RequestContext
+from .intake.clients import address_key
 
 
 class OwnerRateThrottle(SimpleRateThrottle):

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatkit_backend import models
-from chatkit_backend.limits import containers_exceed
-from chatkit_backend.server import REQUEST_ADAPTER
+from chatkit_backend.intake.limits import containers_exceed
+from chatkit_backend.intake.parse import REQUEST_ADAPTER
 from chatkit_backend.testing import parse_sse
 
 from .schema_strategies import ANY_JSON, from_schema

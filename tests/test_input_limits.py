@@ -17,7 +17,7 @@ from chatkit.types import ChatKitReq, ClientToolCallItem, Page, Thread, WidgetIt
 from pydantic import BaseModel
 
 from chatkit_backend import models
-from chatkit_backend.limits import FREE_FORM, fields_of
+from chatkit_backend.intake.limits import FREE_FORM, fields_of
 from chatkit_backend.server import DjangoChatKitServer
 from chatkit_backend.testing import ChatKitClient, message_input, override_agent
 from tests.live_server import LiveServer

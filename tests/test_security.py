@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chatkit_backend import models
+from chatkit_backend.attachments import tokens
 from chatkit_backend.testing import message_input, parse_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -315,3 +316,12 @@ class TestMalformedUploadsAnswerJson:
         response = client.post("/chatkit/attachments/atc_0123456789abcdef01234567")
         assert response.status_code == 405
         assert response["Content-Type"] == "application/json"
+        assert response["Allow"] == "GET, HEAD"
+
+    def test_writing_to_a_signed_download_url_is_405_with_allow(self, client):
+        # The signed URL of an image preview, as the browser holds it: no credentials.
+        url = f"/chatkit/attachments/atc_1?token={tokens.sign('atc_1', 'download')}"
+        response = client.post(url)
+        assert response.status_code == 405
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert response["Allow"] == "GET, HEAD"

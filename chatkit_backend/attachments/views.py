@@ -30,8 +30,8 @@ from .. import models
 from ..conf import conf
 from ..context import RequestContext
 from ..exceptions import RequestError
+from ..intake.http import declared_length, error_response, guard, method_not_allowed
 from ..server import get_server
-from ..views import error_response, guard
 from . import tokens
 from .envelopes import MULTIPART_SLACK
 from .files import get_storage
@@ -111,12 +111,9 @@ def _raw_file(request: HttpRequest) -> tuple[IO[bytes], int]:
     return spool, size
 
 
-def _declared_too_large(request: HttpRequest, slack: int) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
-    return length > conf.ATTACHMENT_MAX_BYTES + slack
+def _declared_too_large(request: HttpRequest) -> bool:
+    # Room for the multipart envelope around the file.
+    return declared_length(request) > conf.ATTACHMENT_MAX_BYTES + MULTIPART_SLACK
 
 
 def _refusal(error: RequestError) -> HttpResponse:
@@ -137,7 +134,7 @@ def _receive_direct(request: HttpRequest, context: RequestContext) -> Attachment
 @csrf_exempt
 async def direct_upload(request: HttpRequest) -> HttpResponse:
     """Direct upload (``uploadStrategy: {type: "direct", uploadUrl}``)."""
-    if _declared_too_large(request, MULTIPART_SLACK):
+    if _declared_too_large(request):
         return _refusal(too_large())
     _limit_uploads(request)
     checked = await guard(request, methods=("POST",), scope="requests")
@@ -168,9 +165,7 @@ def _receive_two_phase(request: HttpRequest, attachment_id: str) -> Attachment:
 async def upload_to(request: HttpRequest, attachment_id: str) -> HttpResponse:
     """The URL a two-phase upload descriptor points at (the signed token authorises it)."""
     if request.method not in ("PUT", "POST"):
-        response = error_response(405, "method_not_allowed", "Use PUT or POST.")
-        response["Allow"] = "PUT, POST"
-        return response
+        return method_not_allowed(("PUT", "POST"))
     verdict = tokens.check(
         request.GET.get("token", ""), attachment_id, "upload", conf.ATTACHMENT_UPLOAD_URL_TTL
     )
@@ -178,7 +173,7 @@ async def upload_to(request: HttpRequest, attachment_id: str) -> HttpResponse:
         return error_response(404, "not_found", "Not found.")
     if verdict == tokens.EXPIRED:
         return error_response(410, "upload_url_expired", "This upload URL has expired.")
-    if _declared_too_large(request, MULTIPART_SLACK):
+    if _declared_too_large(request):
         return _refusal(too_large())
     try:
         attachment = await sync_to_async(_receive_two_phase)(request, attachment_id)
@@ -211,7 +206,7 @@ async def attachment_file(request: HttpRequest, attachment_id: str) -> HttpRespo
     token = request.GET.get("token")
     if token is not None:
         if request.method not in ("GET", "HEAD"):
-            return error_response(405, "method_not_allowed", "Use GET.")
+            return method_not_allowed(("GET", "HEAD"))
         verdict = tokens.check(token, attachment_id, "download", conf.ATTACHMENT_URL_TTL)
         rows = (
             models.Attachment.objects.filter(id=attachment_id) if verdict == tokens.VALID else None

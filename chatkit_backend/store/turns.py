@@ -11,9 +11,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import models
-from ..clients import address_key
 from ..context import RequestContext
 from ..exceptions import TurnInProgress
+from ..intake.clients import address_key
 from ..turns import Turn, lease_end, register, unregister, usage
 from .base import ScopedStore
 from .memo import memo_of, remember
@@ -70,7 +70,7 @@ class TurnsMixin(ScopedStore):
             if turn.thread_id is not None:
                 self._claim(turn, context)
             if budget is not None:
-                turn.day = usage.reserve(_budget_counters(context), int(budget), reservation)
+                turn.day = usage.reserve(_budget_counters(context), budget, reservation)
                 turn.reserved = reservation
 
     def _claim(self, turn: Turn, context: RequestContext) -> None:

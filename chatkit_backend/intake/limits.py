@@ -44,8 +44,8 @@ from chatkit.types import (
 )
 from pydantic import BaseModel
 
-from .conf import conf
-from .exceptions import RequestError
+from ..conf import conf
+from ..exceptions import RequestError
 
 Path = tuple[Any, ...]
 

@@ -12,7 +12,7 @@ import ipaddress
 
 from django.http import HttpRequest
 
-from .conf import conf
+from ..conf import conf
 
 # One IPv6 subscriber commonly holds a whole /64: counting single addresses there would let a
 # visitor take a fresh one for every request.
