@@ -84,7 +84,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         if isinstance(parsed, ThreadsListReq | ItemsListReq):
             # One request must not make the server read a whole thread at once.
             limit = parsed.params.limit or DEFAULT_PAGE_SIZE
-            parsed.params.limit = max(1, min(limit, int(conf.MAX_PAGE_SIZE)))
+            parsed.params.limit = max(1, min(limit, conf.MAX_PAGE_SIZE))
         if isinstance(parsed, AttachmentsCreateReq | AttachmentsDeleteReq) and (
             self.attachment_store is None or not conf.ATTACHMENTS
         ):
@@ -128,7 +128,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         """Stream the turn while it holds its thread; then settle it, however it ended."""
         store = self.store
         turn.loop = asyncio.get_running_loop()
-        every = max(0.1, float(conf.TURN_LEASE_SECONDS) / 3)
+        every = max(0.1, conf.TURN_LEASE_SECONDS / 3)
         heartbeat = asyncio.create_task(keep_claim(turn, store.renew_turn, every))
         try:
             async for chunk in stream:

@@ -32,7 +32,7 @@ def client_address(request: HttpRequest) -> str | None:
     """The client's IP address: ``REMOTE_ADDR``, or the entry ``TRUSTED_PROXIES`` places from
     the right of ``X-Forwarded-For``. ``None`` if neither holds an address."""
     remote = _address(request.META.get("REMOTE_ADDR"))
-    proxies = int(conf.TRUSTED_PROXIES or 0)
+    proxies = conf.TRUSTED_PROXIES
     if proxies <= 0:
         return remote
     header = request.META.get("HTTP_X_FORWARDED_FOR", "")

@@ -98,14 +98,14 @@ def _too_many_values(limit: int) -> RequestError:
 
 def check_containers(body: bytes | bytearray | str) -> None:
     """Before decoding: refuse a body with more objects and arrays than ``MAX_JSON_VALUES``."""
-    limit = int(conf.MAX_JSON_VALUES)
+    limit = conf.MAX_JSON_VALUES
     if containers_exceed(body, limit):
         raise _too_many_values(limit)
 
 
 def check_value_count(raw: Any) -> None:
     """After decoding: refuse a body with more values of any kind than ``MAX_JSON_VALUES``."""
-    limit = int(conf.MAX_JSON_VALUES)
+    limit = conf.MAX_JSON_VALUES
     if count_exceeds(raw, limit):
         raise _too_many_values(limit)
 
@@ -207,7 +207,7 @@ def json_chars(value: Any) -> int:
 
 
 def check_free_form(request: ChatKitReq) -> None:
-    depth_limit, size_limit = int(conf.MAX_JSON_DEPTH), int(conf.MAX_JSON_CHARS)
+    depth_limit, size_limit = conf.MAX_JSON_DEPTH, conf.MAX_JSON_CHARS
     for path, value in free_form_values(request):
         if depth_exceeds(value, depth_limit):
             raise RequestError(
@@ -262,7 +262,7 @@ def model_input_chars(request: ChatKitReq) -> int:
 
 
 def check_model_input(request: ChatKitReq) -> None:
-    limit = int(conf.MAX_MESSAGE_CHARS)
+    limit = conf.MAX_MESSAGE_CHARS
     length = model_input_chars(request)
     if length > limit:
         what = (

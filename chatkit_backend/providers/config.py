@@ -69,8 +69,8 @@ def resolve_provider() -> ProviderConfig:
         model=conf.LLM_MODEL,
         base_url=conf.LLM_BASE_URL,
         api_key=getattr(conf, key_setting) if key_setting else conf.OPENAI_API_KEY,
-        timeout=float(conf.LLM_TIMEOUT),
-        max_retries=int(conf.LLM_MAX_RETRIES),
+        timeout=conf.LLM_TIMEOUT,
+        max_retries=conf.LLM_MAX_RETRIES,
     )
 
 
@@ -86,7 +86,7 @@ def tracing_enabled(config: ProviderConfig | None = None) -> bool:
     proxy's key, which must not be sent to OpenAI's trace endpoint.
     """
     if conf.TRACING is not None:
-        return bool(conf.TRACING)
+        return conf.TRACING
     config = config or resolve_provider()
     if config.provider != "openai" or not config.api_key:
         return False

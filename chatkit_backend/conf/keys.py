@@ -1,184 +1,29 @@
-"""The app's settings: one dict, ``settings.CHATKIT_BACKEND``, read on every access.
-
-Reading lazily (rather than freezing values into module constants at import time) is what
-makes ``override_settings`` and pytest-django's ``settings`` fixture work in users' tests.
-
-Every key is declared here, once (:data:`SETTINGS`): its default, what a valid value is, the
-hint that says how to fix a bad one and the id of the system check that reports it. So a
-misconfiguration is reported by ``manage.py check`` before the first request, and if a site
-runs anyway, ``conf.X`` and :meth:`Settings.imported` raise ``ImproperlyConfigured`` naming
-the setting instead of failing somewhere deep inside a request.
-"""
+"""Every ``CHATKIT_BACKEND`` key, declared once: its default, what a valid value is, the hint
+that says how to fix a bad one, and the id of the system check that reports it."""
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
-
-# What a value is checked with: it returns the problem ("must be ...") or None.
-Validator = Callable[[Any], str | None]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def integer(minimum: int, *, optional: bool = False) -> Validator:
-    def check(value: Any) -> str | None:
-        if value is None and optional:
-            return None
-        if not _is_int(value):
-            return f"must be an integer{' or None' if optional else ''}"
-        if value < minimum:
-            return f"must be at least {minimum}"
-        return None
-
-    return check
-
-
-def seconds(value: Any) -> str | None:
-    if not (_is_int(value) or isinstance(value, float)):
-        return "must be a number of seconds"
-    if value <= 0:
-        return "must be more than 0"
-    return None
-
-
-def boolean(*, optional: bool = False) -> Validator:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or (value is None and optional):
-            return None
-        return f"must be True or False{' (or None)' if optional else ''}"
-
-    return check
-
-
-def text(value: Any) -> str | None:
-    return None if value is None or isinstance(value, str) else "must be a string or None"
-
-
-def one_of(*choices: str) -> Validator:
-    def check(value: Any) -> str | None:
-        if value in choices:
-            return None
-        return f"must be one of: {', '.join(repr(choice) for choice in choices)}"
-
-    return check
-
-
-def http_url(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return "must be a URL string or None"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http:// or https:// URL"
-    return None
-
-
-ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
-
-
-def origins(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-        return "must be a list of origins (or None)"
-    for origin in value:
-        if not isinstance(origin, str) or not ORIGIN.match(origin):
-            return f"holds {origin!r}, which is not an origin such as 'https://chat.example.com'"
-    return None
-
-
-MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
-
-
-def mime_types(value: Any) -> str | None:
-    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-        return "must be a list of MIME types"
-    for mime_type in value:
-        if not isinstance(mime_type, str) or not MIME_TYPE.match(mime_type):
-            return f"holds {mime_type!r}, which is not a lower-case MIME type such as 'image/png'"
-    return None
-
-
-THROTTLE_SCOPES = ("turns", "requests")
-# DRF's rate form: a count, "/", and a period of which DRF reads the first letter.
-RATE = re.compile(r"^\d+/[smhd][a-z]*$")
-
-
-def throttle_rates(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        return "must be a dict such as {'turns': '30/min', 'requests': '600/min'}"
-    for scope, rate in value.items():
-        if scope not in THROTTLE_SCOPES:
-            return f"has the scope {scope!r}; the scopes are {', '.join(THROTTLE_SCOPES)}"
-        if rate is not None and not (isinstance(rate, str) and RATE.match(rate)):
-            return (
-                f"gives {scope!r} the rate {rate!r}; a rate is a count per second, minute, "
-                "hour or day, such as '30/min' or '500/day' (or None for no limit)"
-            )
-    return None
-
-
-def storage_alias(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return "must be an alias of settings.STORAGES, or None"
-    if value not in getattr(django_settings, "STORAGES", {}):
-        return f"is {value!r}, which is not an alias in settings.STORAGES"
-    return None
-
-
-def importable(value: Any) -> str | None:
-    # What it names is checked when it is imported (Settings.imported); here only its form.
-    if isinstance(value, str) and not re.match(r"^[\w.]+\.\w+$", value):
-        return f"is {value!r}, which is not a dotted path such as 'myapp.module.name'"
-    return None
-
-
-def importable_list(value: Any) -> str | None:
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        return "must be a list of dotted paths"
-    for path in value:
-        problem = importable(path)
-        if problem:
-            return problem
-    return None
-
-
-# -- what an imported setting must be ---------------------------------------------------------
-
-
-def subclass_of(base_path: str) -> Callable[[Any], str | None]:
-    def check(obj: Any) -> str | None:
-        base = import_string(base_path)
-        if isinstance(obj, type) and issubclass(obj, base):
-            return None
-        return f"is not a subclass of {base_path}"
-
-    return check
-
-
-def agent_or_factory(obj: Any) -> str | None:
-    from agents import Agent
-
-    if isinstance(obj, Agent) or (callable(obj) and not isinstance(obj, type)):
-        return None
-    return "is neither an agents.Agent nor a callable (context) -> Agent"
+from .validators import (
+    Validator,
+    agent_or_factory,
+    boolean,
+    http_url,
+    importable,
+    importable_list,
+    integer,
+    mime_types,
+    one_of,
+    origins,
+    seconds,
+    storage_alias,
+    subclass_of,
+    text,
+    throttle_rates,
+)
 
 
 @dataclass(frozen=True)
@@ -192,6 +37,8 @@ class Setting:
     number: int
     # For dotted-path settings: what the imported object must be (returns what it is not).
     expects: Callable[[Any], str | None] | None = None
+    # Turns a valid value into the one type code reads (seconds given as 30 read as 30.0).
+    coerce: Callable[[Any], Any] | None = None
 
     @property
     def check_id(self) -> str:
@@ -272,7 +119,9 @@ SETTINGS: dict[str, Setting] = {
     ),
     # Seconds a turn's claim on its thread lasts unless renewed; a running turn renews it every
     # third of that. A worker that dies mid-turn leaves the thread claimed this long at most.
-    "TURN_LEASE_SECONDS": Setting(30, seconds, "Use a number of seconds such as 30.", 144),
+    "TURN_LEASE_SECONDS": Setting(
+        30, seconds, "Use a number of seconds such as 30.", 144, coerce=float
+    ),
     # How many reverse proxies in front of the site append the address they saw to
     # X-Forwarded-For. 0: the client address is the connection's (REMOTE_ADDR), and the
     # header, which anyone can send, is ignored. Anonymous visitors' limits count per address.
@@ -382,7 +231,7 @@ SETTINGS: dict[str, Setting] = {
     "OPENAI_API_KEY": Setting(None, text, "Use the key as a string, or None.", 130),
     "GEMINI_API_KEY": Setting(None, text, "Use the key as a string, or None.", 131),
     # Seconds before a provider request is abandoned, and how often the client retries.
-    "LLM_TIMEOUT": Setting(60.0, seconds, "Use a number of seconds such as 60.", 132),
+    "LLM_TIMEOUT": Setting(60.0, seconds, "Use a number of seconds such as 60.", 132, coerce=float),
     "LLM_MAX_RETRIES": Setting(2, integer(0), "Use a whole number such as 2.", 133),
     # Export Agents SDK traces to OpenAI. ``None``: only when an OpenAI key is configured.
     "TRACING": Setting(None, boolean(optional=True), "Use True, False or None.", 134),
@@ -399,95 +248,3 @@ SETTINGS: dict[str, Setting] = {
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
 
 ENVIRONMENT_KEYS = ("LLM_PROVIDER", "LLM_MODEL", "LLM_BASE_URL", "OPENAI_API_KEY", "GEMINI_API_KEY")
-
-
-@lru_cache(maxsize=64)
-def import_setting(path: str) -> Any:
-    """Import a dotted path once; settings name classes and callables this way."""
-    return import_string(path)
-
-
-class SettingError(ImproperlyConfigured):
-    """A ``CHATKIT_BACKEND`` key (or the environment variable behind it) that cannot work."""
-
-    def __init__(self, name: str, label: str, problem: str):
-        self.name = name
-        self.problem = f"{label} {problem}."
-        self.hint = SETTINGS[name].hint
-        super().__init__(f"{self.problem} {self.hint}")
-
-
-class Settings:
-    """Attribute access to ``CHATKIT_BACKEND`` with defaults, evaluated on every access."""
-
-    def __getattr__(self, name: str) -> Any:
-        value = self.raw(name)
-        problem = SETTINGS[name].check(value)
-        if problem is not None:
-            raise SettingError(name, self.label(name), problem)
-        return value
-
-    def raw(self, name: str) -> Any:
-        """The value in effect (setting, environment or default), unchecked."""
-        if name not in SETTINGS:
-            raise AttributeError(f"Unknown chatkit_backend setting {name!r}")
-        user = self.user_settings()
-        if name in user and not (name in ENVIRONMENT_KEYS and user[name] is None):
-            return user[name]
-        if name in ENVIRONMENT_KEYS:
-            value = os.environ.get(name, "").strip()
-            return value or None
-        return DEFAULTS[name]
-
-    def label(self, name: str) -> str:
-        """How messages name the setting: where its value comes from."""
-        if name in ENVIRONMENT_KEYS and self.user_settings().get(name) is None:
-            return f"The environment variable {name}"
-        return f"CHATKIT_BACKEND[{name!r}]"
-
-    def imported(self, name: str) -> Any:
-        """The object a dotted-path setting names (a list of them for a list setting).
-
-        Values that are already objects are returned as they are. Raises
-        :class:`SettingError` (an ``ImproperlyConfigured``) naming the setting when a path
-        cannot be imported or names the wrong kind of object.
-        """
-        value = getattr(self, name)
-        if isinstance(value, list | tuple):
-            return [self._import(name, each) for each in value]
-        return self._import(name, value)
-
-    def _import(self, name: str, value: Any) -> Any:
-        expects = SETTINGS[name].expects
-        try:
-            obj = import_setting(value) if isinstance(value, str) else value
-        except ImportError as error:
-            problem = f"names {value!r}, which cannot be imported ({error})"
-            raise SettingError(name, self.label(name), problem) from error
-        what_it_is_not = expects(obj) if expects is not None else None
-        if what_it_is_not is not None:
-            problem = f"names {value!r}, which {what_it_is_not}"
-            raise SettingError(name, self.label(name), problem)
-        return obj
-
-    def error(self, name: str) -> SettingError | None:
-        """What is wrong with the setting ``name``, or ``None``; imports dotted paths."""
-        try:
-            if SETTINGS[name].expects is not None:
-                self.imported(name)
-            else:
-                getattr(self, name)
-        except SettingError as error:
-            return error
-        return None
-
-    def user_settings(self) -> dict[str, Any]:
-        value = getattr(django_settings, "CHATKIT_BACKEND", None) or {}
-        return value if isinstance(value, dict) else {}
-
-    def user_keys(self) -> set[str]:
-        """The keys a site set in ``CHATKIT_BACKEND`` (checked for typos by a system check)."""
-        return set(self.user_settings())
-
-
-conf = Settings()
