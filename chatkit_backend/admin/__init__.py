@@ -1,3 +1,6 @@
+"""The Django admin for ChatKit: threads (with their transcript), items, attachments, usage,
+and the protocol console's Playground (:mod:`chatkit_backend.console.admin`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +12,8 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
-from . import models
-from .console.admin import PlaygroundAdmin
+from .. import models
+from ..console.admin import PlaygroundAdmin
 from .transcript import TranscriptLine, describe
 
 TRANSCRIPT_LIMIT = 500

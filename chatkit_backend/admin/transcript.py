@@ -1,4 +1,4 @@
-"""Readable lines for a stored thread item, for the admin's transcript (and exports later)."""
+"""Readable lines for a stored thread item, for the admin's transcript of a thread."""
 
 from __future__ import annotations
 
