@@ -13,12 +13,10 @@ from chatkit.types import (
     ThreadItemReplacedEvent,
     WidgetItem,
 )
-from django.test import override_settings
 
 from chatkit_backend import models
 from chatkit_backend.testing import override_agent
-
-from .agents_for_tests import WEATHER_CALLS, tools_agent
+from tests.support.agents import WEATHER_CALLS, tools_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -171,7 +169,7 @@ def test_sync_custom_action_with_a_server_subclass(chatkit_client, tools_model, 
     thread_id, widget = _thread_with_widget(chatkit_client, tools_model)
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "SERVER_CLASS": "tests.agents_for_tests.ActionServer",
+        "SERVER_CLASS": "tests.support.agents.ActionServer",
     }
     answer = chatkit_client.sync_custom_action(
         thread_id, {"type": "choose", "payload": {"answer": "yes"}}, item_id=widget.id
@@ -246,11 +244,22 @@ def test_agent_setting_accepts_a_dotted_path_callable(chatkit_client, settings):
     assert "Offline demo model" in result.assistant_text
 
 
-@override_settings()
-def test_unexpected_agent_setting_gives_an_error_event_not_a_traceback(chatkit_client, settings):
+def test_unexpected_agent_setting_gives_an_error_event_not_a_traceback(
+    chatkit_client, settings, caplog
+):
     settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "AGENT": lambda context: 42}
-    result = chatkit_client.create_thread("hi")
-    assert result.errors
+    with caplog.at_level(logging.ERROR):
+        result = chatkit_client.create_thread("hi")
+    # The widget gets a stream that ends in its own retryable error event...
+    assert result.response.status == 200 and result.response.is_stream
+    [error] = result.errors
+    assert (error.code, error.allow_retry) == ("stream.error", True)
+    # ...and nothing of the exception: no traceback, no internals.
+    assert b"Traceback" not in result.response.content
+    assert b"returned int" not in result.response.content
+    # The site's developer finds out what is wrong in the log.
+    [record] = [r for r in caplog.records if r.exc_info and r.exc_info[0] is TypeError]
+    assert "CHATKIT_BACKEND['AGENT'] returned int, not an Agent" in record.getMessage()
 
 
 @function_tool

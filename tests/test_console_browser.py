@@ -1,6 +1,6 @@
 """The protocol console end to end: headless Chromium against the example site under uvicorn.
 
-The site runs in subprocesses (``tests/example_server.py``) on a database of its own. Its
+The site runs in subprocesses (``tests/support/example_site.py``) on a database of its own. Its
 model is the loopback OpenAI-compatible server of ``tests/fake_provider.py`` in this process,
 scripted per test (and slowed down for the stop button); the fallback page runs a second
 server on the same database with nothing configured, so the offline demo model answers.
@@ -20,10 +20,9 @@ from chatkit.types import AssistantMessageItem, UserMessageItem
 
 from chatkit_backend.providers.offline import LABEL
 from chatkit_backend.testing import ChatKitClient
-
-from .browser import needs_chromium, screenshot
-from .example_server import REPO, ExampleSite, Server, example_database, site_environment
-from .fake_provider import FakeProvider
+from tests.support.browser import needs_chromium, screenshot
+from tests.support.example_site import REPO, ExampleSite, Server, example_database, site_environment
+from tests.support.fake_provider import FakeProvider
 
 pytestmark = needs_chromium
 

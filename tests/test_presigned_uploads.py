@@ -20,8 +20,7 @@ from pydantic import TypeAdapter
 from chatkit_backend import models
 from chatkit_backend.attachments import stray_incoming_before
 from chatkit_backend.testing import message_input, response_body
-
-from .test_attachments import PDF, PNG
+from tests.support.files import PDF, PNG
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT = TypeAdapter(Attachment)

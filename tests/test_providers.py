@@ -48,7 +48,8 @@ from chatkit_backend.providers.offline import OfflineModel
 from chatkit_backend.reasoning.orchestrator import Orchestrator
 from chatkit_backend.store import DjangoStore
 from chatkit_backend.testing import override_agent
-from tests.fake_provider import PLACEHOLDER_ID, FakeProvider, ToolCall, unused_port
+from tests.support.fake_provider import PLACEHOLDER_ID, FakeProvider, ToolCall
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -172,7 +173,7 @@ def conversation(case: Case, body: dict[str, Any]) -> list[tuple[str, Any]]:
     return turns
 
 
-# -- tracing (fact 14) ----------------------------------------------------------------------
+# -- tracing: the Agents SDK exports traces to OpenAI unless told otherwise ---------------------
 
 
 def provider_settings(settings, **values: Any) -> None:
@@ -283,7 +284,7 @@ def test_three_turns_persist_three_distinct_answers(
         ("assistant", answers[1]),
         ("user", "Question three"),
     ]
-    if case.chat:  # fact 17: past answers go back as plain strings
+    if case.chat:  # Chat Completions refuse output_text parts: plain strings
         messages = requests[2].json["messages"]
         assert messages[0] == {"role": "system", "content": messages[0]["content"]}
         assert all(isinstance(m["content"], str) for m in messages if m["role"] == "assistant")
@@ -365,7 +366,7 @@ def test_failure_gives_a_clear_error_keeps_the_message_and_retry_succeeds(
     chatkit_client, settings, server, responses, logs, case, failure
 ):
     if failure == "refused":
-        configure(settings, case, f"http://127.0.0.1:{unused_port()}/v1/")
+        configure(settings, case, f"http://127.0.0.1:{free_port()}/v1/")
     elif failure == "timeout":
         configure(settings, case, server.base_url, LLM_TIMEOUT=0.5)
         server.hang_next(10)
@@ -719,7 +720,7 @@ def test_a_tool_call_round_trip_then_another_turn(chatkit_client, settings, serv
         [tool_call] = assistant["tool_calls"]
         assert tool_call["id"] == call.call_id
         assert tool_call["function"] == {"name": "lookup_order", "arguments": call.arguments}
-        if case.provider == "gemini":  # fact 16: Gemini 3 needs its signature back
+        if case.provider == "gemini":  # Gemini 3 needs its thought signature back
             assert tool_call["extra_content"] == {"google": {"thought_signature": "c2lnbmF0dXJl"}}
         tool = next(m for m in continuation["messages"] if m["role"] == "tool")
         assert tool == {
@@ -763,7 +764,7 @@ def client_tool_agent() -> Agent:
 
 @each_provider
 def test_a_client_tool_call_continues_from_stored_history(chatkit_client, settings, case):
-    """The continuation is rebuilt from stored items; Gemini 3 wants its signature (fact 16).
+    """The continuation is rebuilt from stored items; Gemini 3 wants its signature back.
 
     ``ClientToolCallItem`` has no room for the signature the model made, so the history
     sends Google's documented placeholder that tells Gemini to skip the check.
@@ -839,7 +840,7 @@ def test_the_fake_speaks_both_wire_formats_strictly(server, step):
     assert server.requests[0].json == {"model": "m", "stream": True}
 
 
-# -- request settings fit the model in use (fact 19) ----------------------------------------
+# -- request settings fit the model in use ------------------------------------------------------
 
 REASONING_FIELDS = ("reasoning", "reasoning_effort", "verbosity")
 

@@ -24,6 +24,7 @@ PUBLIC = [
     "chatkit_backend.reasoning.orchestrator.Orchestrator",
     "chatkit_backend.providers.create_model",
     "chatkit_backend.console.PERMISSION",
+    "chatkit_backend.testing.pytest_plugin.live_asgi",
 ]
 
 

@@ -34,8 +34,7 @@ from chatkit_backend import models
 from chatkit_backend.retention import purge
 from chatkit_backend.testing import ChatKitClient
 from chatkit_backend.threads import append_item
-
-from .test_attachments import PNG, stored_files, upload
+from tests.support.files import PNG, stored_files, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT = TypeAdapter(Attachment)

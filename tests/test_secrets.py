@@ -7,7 +7,7 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 
-from .fake_provider import fake_provider  # noqa: F401  (fixture)
+from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,17 +13,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 from chatkit_backend import models
 from chatkit_backend.attachments import tokens
 from chatkit_backend.testing import message_input, parse_sse
+from tests.support.db import snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = json.dumps({"type": "threads.list", "params": {}})
-
-
-def snapshot():
-    return (
-        list(models.Thread.objects.order_by("id").values()),
-        list(models.ThreadItem.objects.order_by("seq").values()),
-    )
 
 
 def bearer(client, token):

@@ -644,13 +644,6 @@ def _gemini_signature_error(name: str) -> list[dict[str, Any]]:
     ]
 
 
-def unused_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (for connection-refused tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def fake_provider() -> Iterator[FakeProvider]:
     """A running :class:`FakeProvider` for the length of the test."""

@@ -17,8 +17,8 @@ import pytest
 from chatkit.types import ErrorEvent, ThreadCreatedEvent, ThreadStreamEvent
 
 from chatkit_backend.testing import message_input
-from chatkit_backend.testing.client import EVENT_ADAPTER, text_deltas
-from tests.fake_provider import FakeProvider
+from chatkit_backend.testing.wire import EVENT_ADAPTER, text_deltas
+from tests.support.fake_provider import FakeProvider
 
 API = "/chatkit/api"
 ANSWER_WORDS = 20

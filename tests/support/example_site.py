@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.net import free_port
+
+REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 # Inherited variables that would change what the example site does.
 SCRUBBED = (
@@ -38,12 +40,6 @@ SCRUBBED = (
     "OPENAI_API_KEY",
     "GEMINI_API_KEY",
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
