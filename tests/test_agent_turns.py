@@ -178,6 +178,19 @@ def test_sync_custom_action_with_a_server_subclass(chatkit_client, tools_model, 
     assert answer.updated_item.widget.children[0].value == "You chose yes"
 
 
+def test_an_orchestrator_subclass_named_by_the_server_class_runs_the_turns(
+    chatkit_client, model, settings
+):
+    settings.CHATKIT_BACKEND = {
+        **settings.CHATKIT_BACKEND,
+        "SERVER_CLASS": "tests.support.agents.SteadyServer",
+    }
+    model.enqueue([assistant_message("steady")])
+    result = chatkit_client.create_thread("hello")
+    assert result.assistant_text == "steady"
+    assert model.calls[0].model_settings.temperature == 0.2
+
+
 def test_structured_input_round_trip(chatkit_client, tools_model):
     tools_model.extend([[function_call("ask_details", {}, call_id="call_ask")]])
     first = chatkit_client.create_thread("Ask me something")

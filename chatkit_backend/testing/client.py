@@ -13,14 +13,8 @@ from typing import Any
 
 from chatkit.types import Page, SyncCustomActionResponse, Thread, ThreadItem
 
-from .wire import (
-    ChatKitError,
-    RawResponse,
-    StreamResult,
-    message_input,
-    parse_sse,
-    response_body,
-)
+from . import wire
+from .wire import ChatKitError, RawResponse, StreamResult, parse_sse
 
 DEFAULT_PATH = "/chatkit/api"
 
@@ -58,7 +52,9 @@ class ChatKitClient(_Requests):
         response = self.transport.post(
             self.path, data=body, content_type=content_type, headers=self.headers
         )
-        return RawResponse(response.status_code, _headers_of(response), response_body(response))
+        return RawResponse(
+            response.status_code, _headers_of(response), wire.response_body(response)
+        )
 
     def request(self, op: str, **params: Any) -> RawResponse:
         return self.post(self.body(op, params))
@@ -75,11 +71,13 @@ class ChatKitClient(_Requests):
     # -- streaming ops ---------------------------------------------------------------------
 
     def create_thread(self, text: str, attachments: Iterable[str] = ()) -> StreamResult:
-        return self.stream("threads.create", input=message_input(text, attachments))
+        return self.stream("threads.create", input=wire.message_input(text, attachments))
 
     def send(self, thread_id: str, text: str, attachments: Iterable[str] = ()) -> StreamResult:
         return self.stream(
-            "threads.add_user_message", thread_id=thread_id, input=message_input(text, attachments)
+            "threads.add_user_message",
+            thread_id=thread_id,
+            input=wire.message_input(text, attachments),
         )
 
     def retry(self, thread_id: str, item_id: str) -> StreamResult:
@@ -184,13 +182,15 @@ class AsyncChatKitClient(_Requests):
         return StreamResult(parse_sse(response.content), response, params.get("thread_id"))
 
     async def create_thread(self, text: str, attachments: Iterable[str] = ()) -> StreamResult:
-        return await self.stream("threads.create", input=message_input(text, attachments))
+        return await self.stream("threads.create", input=wire.message_input(text, attachments))
 
     async def send(
         self, thread_id: str, text: str, attachments: Iterable[str] = ()
     ) -> StreamResult:
         return await self.stream(
-            "threads.add_user_message", thread_id=thread_id, input=message_input(text, attachments)
+            "threads.add_user_message",
+            thread_id=thread_id,
+            input=wire.message_input(text, attachments),
         )
 
     async def list_items(

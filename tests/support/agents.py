@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from agents import Agent, RunContextWrapper, StopAtTools, function_tool
+from agents import Agent, ModelSettings, RunContextWrapper, StopAtTools, function_tool
 from chatkit.agents import AgentContext, ClientToolCall
 from chatkit.types import (
     StructuredInputFreeform,
@@ -14,6 +14,7 @@ from chatkit.types import (
 )
 from chatkit.widgets import Button, Card, Text
 
+from chatkit_backend.reasoning.orchestrator import Orchestrator
 from chatkit_backend.server import DjangoChatKitServer
 
 WEATHER_CALLS: list[str] = []
@@ -81,3 +82,16 @@ class ActionServer(DjangoChatKitServer):
         widget = sender.widget.model_copy(deep=True)
         widget.children[0].value = f"You chose {action.payload['answer']}"
         return SyncCustomActionResponse(updated_item=sender.model_copy(update={"widget": widget}))
+
+
+class SteadyOrchestrator(Orchestrator):
+    """The README's orchestrator example: every run at a low temperature."""
+
+    def run_config(self, provider):
+        config = super().run_config(provider)
+        config.model_settings = ModelSettings(temperature=0.2)
+        return config
+
+
+class SteadyServer(DjangoChatKitServer):
+    orchestrator_class = SteadyOrchestrator
