@@ -45,7 +45,7 @@ class RequestContext:
     user: Any = None
     request: HttpRequest | None = None
     locale: str | None = None
-    # The client's IP address (``clients.client_address``); anonymous visitors' limits and
+    # The client's IP address (``intake.clients.client_address``); anonymous visitors' limits and
     # budgets count per address as well as per session.
     client_address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

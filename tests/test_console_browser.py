@@ -1,9 +1,10 @@
 """The protocol console end to end: headless Chromium against the example site under uvicorn.
 
-The site runs in subprocesses (``tests/support/example_site.py``) on a database of its own. Its
-model is the loopback OpenAI-compatible server of ``tests/fake_provider.py`` in this process,
-scripted per test (and slowed down for the stop button); the fallback page runs a second
-server on the same database with nothing configured, so the offline demo model answers.
+The site runs in subprocesses (``tests/support/example_site.py``) on a database of its own.
+Its model is the loopback OpenAI-compatible server of ``tests/support/fake_provider.py`` in
+this process, scripted per test (and slowed down for the stop button); the fallback page runs
+a second server on the same database with nothing configured, so the offline demo model
+answers.
 Every assertion on the page waits for it (Playwright's ``expect``); none measures time.
 """
 

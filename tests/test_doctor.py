@@ -75,7 +75,7 @@ def healthy(settings, monkeypatch):
 
 @pytest.fixture
 def provider_server():
-    """The loopback OpenAI-compatible server (tests/fake_provider.py)."""
+    """The loopback OpenAI-compatible server (tests/support/fake_provider.py)."""
     with FakeProvider() as server:
         yield server
 

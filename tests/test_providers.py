@@ -2,7 +2,8 @@
 
 ``openai`` streams the Responses API, ``gemini`` and ``openai_compatible`` stream Chat
 Completions; the real ``openai`` client, the Agents SDK model classes and our orchestrator run
-against :class:`tests.fake_provider.FakeProvider` on 127.0.0.1. Nothing leaves the machine.
+against :class:`tests.support.fake_provider.FakeProvider` on 127.0.0.1. Nothing leaves the
+machine.
 """
 
 from __future__ import annotations

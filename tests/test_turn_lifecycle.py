@@ -1,7 +1,7 @@
 """A thread's lifecycle while a turn runs on it, over real HTTP with a slow loopback provider.
 
-The provider (tests.fake_provider, Chat Completions on 127.0.0.1) streams one chunk every
-100-200 ms and reports usage only at the end, as real providers do; ``hold()`` makes its
+The provider (tests.support.fake_provider, Chat Completions on 127.0.0.1) streams one chunk
+every 100-200 ms and reports usage only at the end, as real providers do; ``hold()`` makes its
 streams wait before their first event, so a test can act at a known point of a turn.
 """
 
