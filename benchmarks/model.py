@@ -15,7 +15,7 @@ from typing import Any
 
 from agents import Model, ModelResponse, Usage
 
-from chatkit_backend import responses
+from chatkit_backend.providers import events
 
 VOCABULARY = (
     "the backend streams every word of this deterministic answer as one text delta so that "
@@ -61,7 +61,7 @@ class BenchModel(Model):
     ) -> ModelResponse:
         words_in = _input_words(input)
         return ModelResponse(
-            output=[responses.message(self._text)],
+            output=[events.message(self._text)],
             usage=Usage(
                 requests=1,
                 input_tokens=words_in,
@@ -76,10 +76,10 @@ class BenchModel(Model):
     ) -> AsyncIterator[Any]:
         if self.delay:
             await asyncio.sleep(self.delay)  # stream_output waits only between deltas
-        async for event in responses.stream_output(
-            [responses.message(self._text)],
+        async for event in events.stream_output(
+            [events.message(self._text)],
             model=self.name,
-            tokens=responses.usage(_input_words(input), self.words),
+            tokens=events.usage(_input_words(input), self.words),
             deltas=lambda text: self._deltas,
             delay=self.delay,
         ):

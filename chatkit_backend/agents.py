@@ -1,37 +1,9 @@
-"""Resolving the agent that answers a turn from ``CHATKIT_BACKEND["AGENT"]``."""
+"""Moved to :mod:`chatkit_backend.reasoning.agents`.
 
-from __future__ import annotations
+This path stays importable for settings that name ``chatkit_backend.agents.default_agent``,
+the default of ``CHATKIT_BACKEND["AGENT"]`` before 0.1's reshaping.
+"""
 
-import inspect
-from typing import Any
+from .reasoning.agents import default_agent
 
-from agents import Agent
-
-from .conf import import_setting
-from .context import RequestContext
-
-default_agent = Agent(
-    name="Assistant",
-    instructions="You are a helpful assistant. Answer clearly and concisely.",
-)
-"""The agent used when a site has not set ``CHATKIT_BACKEND["AGENT"]``."""
-
-
-def load(value: Any) -> Any:
-    """A setting's value, imported if it is a dotted path."""
-    return import_setting(value) if isinstance(value, str) else value
-
-
-async def resolve_agent(setting: Any, context: RequestContext) -> Agent[Any]:
-    """The agent for this request: an Agent, or what a callable returns for ``context``."""
-    target = load(setting)
-    if isinstance(target, Agent):
-        return target
-    if callable(target):
-        agent = target(context)
-        if inspect.isawaitable(agent):
-            agent = await agent
-        if isinstance(agent, Agent):
-            return agent
-        raise TypeError(f"CHATKIT_BACKEND['AGENT'] returned {type(agent).__name__}, not an Agent")
-    raise TypeError("CHATKIT_BACKEND['AGENT'] must be an Agent or a callable returning one")
+__all__ = ["default_agent"]

@@ -15,10 +15,10 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 
-from .clients import client_address
 from .conf import conf
 from .context import Owner, RequestContext
 from .exceptions import RequestError
+from .intake.clients import client_address
 
 
 class AuthenticationError(RequestError):

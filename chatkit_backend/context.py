@@ -45,13 +45,10 @@ class RequestContext:
     user: Any = None
     request: HttpRequest | None = None
     locale: str | None = None
-    # The client's IP address (``clients.client_address``); anonymous visitors' limits and
+    # The client's IP address (``intake.clients.client_address``); anonymous visitors' limits and
     # budgets count per address as well as per session.
     client_address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    # What the store already knows within this request (threads it loaded, the newest items),
-    # so one turn does not ask the database the same question twice. Private to the store.
-    store_memo: Any = field(default=None, repr=False, compare=False)
     # The turn this request runs, for streaming requests: its claim on the thread, its budget
     # reservation and what it spends. Set by the server; None for other requests.
     turn: Turn | None = field(default=None, repr=False, compare=False)

@@ -7,9 +7,8 @@ Point ``CHATKIT_BACKEND["SERVER_CLASS"]`` at a subclass to handle widget actions
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator, AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -19,99 +18,62 @@ from chatkit.server import (
     NonStreamingResult,
     StreamingResult,
 )
-from chatkit.store import AttachmentStore, NotFoundError
+from chatkit.store import AttachmentStore
 from chatkit.types import (
     Action,
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     ChatKitReq,
-    ClientToolCallItem,
     FeedbackKind,
     HiddenContextItem,
     ItemsListReq,
-    Page,
-    StructuredInputItem,
     SyncCustomActionResponse,
-    Thread,
-    ThreadItemBase,
     ThreadItemDoneEvent,
     ThreadMetadata,
-    ThreadsAddClientToolOutputReq,
-    ThreadsAddStructuredInputReq,
-    ThreadsAddUserMessageReq,
-    ThreadsCreateReq,
-    ThreadsCustomActionReq,
     ThreadsListReq,
-    ThreadsRetryAfterItemReq,
     ThreadStreamEvent,
-    UserMessageInput,
     UserMessageItem,
     WidgetItem,
     is_streaming_req,
 )
-from django.utils import timezone
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
-from . import limits
 from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
-from .exceptions import RequestError, Unsupported
-from .orchestrator import Orchestrator
+from .exceptions import Unsupported
+from .intake import preflight
+from .intake.parse import parse_request
+from .reasoning.orchestrator import Orchestrator
 from .store import DjangoStore
+from .timestamps import with_utc_timestamps
 from .turns import Turn, keep_claim
-from .validation import refuse_constant, unknown_fields, unstorable_text
-
-# chatkit's own process() builds this adapter on every request, which costs more than the
-# rest of a plain turn; building it once is the same validation.
-REQUEST_ADAPTER: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 
 
 class DjangoChatKitServer(ChatKitServer[RequestContext]):
     """The ChatKit server every request goes through."""
 
+    #: What answers each turn (:meth:`respond`). Point it at an ``Orchestrator`` subclass to
+    #: change how a turn's model input or run is built.
     orchestrator_class: type[Orchestrator] = Orchestrator
+    # The server, its orchestrator and the upload views share this store; a subclass of
+    # DjangoStore changes it for all of them.
+    store: DjangoStore
 
     def __init__(
         self,
         store: DjangoStore | None = None,
         attachment_store: AttachmentStore[RequestContext] | None = None,
     ):
-        super().__init__(store or DjangoStore(), attachment_store or DjangoAttachmentStore())
+        store = store or DjangoStore()
+        super().__init__(store, attachment_store or DjangoAttachmentStore(store))
         self.orchestrator = self.orchestrator_class(self.store)
 
     # -- request entry ---------------------------------------------------------------------
 
     def parse(self, body: str | bytes | bytearray) -> ChatKitReq:
-        """Validate a request body.
-
-        Raises ``RequestError`` for a body that is not JSON, carries unknown fields or more
-        than the limits allow (``limits``), and ``pydantic.ValidationError`` for one that does
-        not fit the protocol.
-        """
-        limits.check_containers(body)
-        try:
-            raw = json.loads(body, parse_constant=refuse_constant)
-        except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes that are not text
-            raise RequestError("The request body is not valid JSON.") from None
-        except RecursionError:
-            raise RequestError("The request body is nested too deeply.") from None
-        limits.check_value_count(raw)
-        unstorable = unstorable_text(body, raw)
-        if unstorable is not None:
-            where = ".".join(str(part) for part in unstorable) or "the body"
-            raise RequestError(
-                f"Text at {where} holds a NUL character or an unpaired surrogate, which "
-                "cannot be stored."
-            )
-        request = REQUEST_ADAPTER.validate_python(raw)
-        if conf.REJECT_UNKNOWN_FIELDS:
-            unknown = unknown_fields(request, raw)
-            if unknown:
-                where = ".".join(str(part) for part in unknown[0])
-                raise RequestError(f"Unknown field: {where}.", code="unknown_field")
-        limits.check_request(request)
-        return request
+        """Validate a request body (see :func:`~chatkit_backend.intake.parse.parse_request`)."""
+        return parse_request(body)
 
     async def process(  # type: ignore[override]
         self, request: str | bytes | bytearray | ChatKitReq, context: RequestContext
@@ -122,7 +84,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         if isinstance(parsed, ThreadsListReq | ItemsListReq):
             # One request must not make the server read a whole thread at once.
             limit = parsed.params.limit or DEFAULT_PAGE_SIZE
-            parsed.params.limit = max(1, min(limit, int(conf.MAX_PAGE_SIZE)))
+            parsed.params.limit = max(1, min(limit, conf.MAX_PAGE_SIZE))
         if isinstance(parsed, AttachmentsCreateReq | AttachmentsDeleteReq) and (
             self.attachment_store is None or not conf.ATTACHMENTS
         ):
@@ -134,54 +96,39 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             try:
                 await self.check_before_streaming(parsed, context)
             except BaseException:
-                if turn is not None:
-                    await self.store.end_turn(turn, context, ran=False)  # type: ignore[attr-defined]
+                await self.store.end_turn(turn, context, ran=False)
                 raise
-            stream = self._process_streaming(parsed, context)
-            if turn is not None:
-                stream = self._run_turn(turn, stream, context)
-            return StreamingResult(stream)
+            return StreamingResult(
+                self._run_turn(turn, self._process_streaming(parsed, context), context)
+            )
         await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
 
     async def check_ids(self, request: Any, context: RequestContext) -> None:
         """Raise ``NotFoundError`` for a JSON op naming a thread or attachment that is missing
-        or not the caller's.
+        or not the caller's (see :func:`~chatkit_backend.intake.preflight.check_ids`)."""
+        await preflight.check_ids(self.store, request, context)
 
-        The SDK's ``Store`` contract answers those ops quietly (an empty page of items, a
-        delete that does nothing); over HTTP they are a 404, like every other op.
-        """
-        match request:
-            case ItemsListReq():
-                await self.store.load_thread(request.params.thread_id, context)
-            case AttachmentsDeleteReq() if isinstance(self.store, DjangoStore):
-                await self.store.load_attachment_to_change(request.params.attachment_id, context)
-            case AttachmentsDeleteReq():
-                await self.store.load_attachment(request.params.attachment_id, context)
-
-    async def begin_turn(self, request: Any, context: RequestContext) -> Turn | None:
+    async def begin_turn(self, request: Any, context: RequestContext) -> Turn:
         """Claim the request's thread and reserve its budget (see :mod:`chatkit_backend.turns`).
 
         Raises ``NotFoundError``, ``TurnInProgress`` (409) or ``TurnRefused`` (the budget is
-        spent). ``None`` with a store other than ``DjangoStore``.
+        spent).
         """
-        if not isinstance(self.store, DjangoStore):
-            return None
-        budget = conf.DAILY_TOKEN_BUDGET
         return await self.store.begin_turn(
             getattr(request.params, "thread_id", None),  # threads.create names none
             context,
-            budget=None if budget is None else int(budget),
-            reservation=int(conf.TURN_TOKEN_RESERVATION),
+            budget=conf.DAILY_TOKEN_BUDGET,
+            reservation=conf.TURN_TOKEN_RESERVATION,
         )
 
     async def _run_turn(
         self, turn: Turn, stream: AsyncGenerator[bytes, None], context: RequestContext
     ) -> AsyncIterator[bytes]:
         """Stream the turn while it holds its thread; then settle it, however it ended."""
-        store: DjangoStore = self.store  # type: ignore[assignment]
+        store = self.store
         turn.loop = asyncio.get_running_loop()
-        every = max(0.1, float(conf.TURN_LEASE_SECONDS) / 3)
+        every = max(0.1, conf.TURN_LEASE_SECONDS / 3)
         heartbeat = asyncio.create_task(keep_claim(turn, store.renew_turn, every))
         try:
             async for chunk in stream:
@@ -193,92 +140,9 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             await store.end_turn(turn, context)
 
     async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
-        """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work.
-
-        Every op but threads.create makes the agent answer in an existing thread, so each one
-        needs a thread the caller may change that is neither locked nor closed.
-        """
-        match request:
-            case ThreadsCreateReq():
-                await self._check_input(request.params.input, context)
-            case ThreadsAddUserMessageReq():
-                thread = await self._thread_to_change(request.params.thread_id, context)
-                self._check_open(thread)
-                await self._check_input(request.params.input, context)
-            case ThreadsAddClientToolOutputReq():
-                thread = await self._thread_to_change(request.params.thread_id, context)
-                self._check_open(thread)
-                last = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
-                if not any(
-                    isinstance(item, ClientToolCallItem) and item.status == "pending"
-                    for item in last.data
-                ):
-                    raise RequestError(
-                        "This thread is not waiting for a client tool's output.",
-                        code="no_pending_client_tool_call",
-                    )
-            case ThreadsAddStructuredInputReq():
-                self._check_open(await self._thread_to_change(request.params.thread_id, context))
-                item = await self.store.load_item(
-                    request.params.thread_id, request.params.item_id, context
-                )
-                if not isinstance(item, StructuredInputItem) or item.status != "pending":
-                    raise RequestError(
-                        f"Item {item.id} is not a pending structured input.",
-                        code="not_pending_structured_input",
-                    )
-            case ThreadsRetryAfterItemReq():
-                self._check_open(await self._thread_to_change(request.params.thread_id, context))
-                item = await self.store.load_item(
-                    request.params.thread_id, request.params.item_id, context
-                )
-                if not isinstance(item, UserMessageItem):
-                    raise RequestError(
-                        f"Item {item.id} is not a user message.", code="not_a_user_message"
-                    )
-            case ThreadsCustomActionReq():
-                self._check_open(await self._thread_to_change(request.params.thread_id, context))
-                if request.params.item_id:
-                    item = await self.store.load_item(
-                        request.params.thread_id, request.params.item_id, context
-                    )
-                    if not isinstance(item, WidgetItem):
-                        raise RequestError(f"Item {item.id} is not a widget.", code="not_a_widget")
-
-    async def _thread_to_change(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        # Every streaming op but threads.create writes to an existing thread.
-        if isinstance(self.store, DjangoStore):
-            return await self.store.load_thread_to_change(thread_id, context)
-        return await self.store.load_thread(thread_id, context)
-
-    async def _check_input(self, input: UserMessageInput, context: RequestContext) -> None:
-        # Its length was checked with the rest of the body (``parse``).
-        if not input.attachments or not isinstance(self.store, DjangoStore):
-            return
-        if len(input.attachments) > int(conf.ATTACHMENT_MAX_PER_MESSAGE):
-            raise RequestError(
-                f"A message may carry at most {conf.ATTACHMENT_MAX_PER_MESSAGE} attachments.",
-                code="too_many_attachments",
-            )
-        usable = await self.store.usable_attachments(input.attachments, context)
-        missing = set(input.attachments) - set(usable)
-        if missing:
-            raise NotFoundError(f"Attachment {sorted(missing)[0]} not found")
-        if not all(usable.values()):
-            raise RequestError(
-                "An attachment has not finished uploading.", code="attachment_not_uploaded"
-            )
-
-    @staticmethod
-    def _check_open(thread: ThreadMetadata) -> None:
-        # The SDK does not enforce thread status; a locked or closed thread takes no messages.
-        if thread.status.type != "active":
-            reason = getattr(thread.status, "reason", None)
-            raise RequestError(
-                f"This thread is {thread.status.type}" + (f": {reason}" if reason else "."),
-                code=f"thread_{thread.status.type}",
-                status=409,
-            )
+        """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work
+        (see :func:`~chatkit_backend.intake.preflight.check_streaming`)."""
+        await preflight.check_streaming(self.store, request, context)
 
     def _serialize(self, obj: BaseModel) -> bytes:
         # Every JSON byte the SDK's server sends passes here. Threads read from the database
@@ -303,7 +167,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         feedback: FeedbackKind,
         context: RequestContext,
     ) -> None:
-        await self.store.set_feedback(thread_id, item_ids, feedback, context)  # type: ignore[attr-defined]
+        await self.store.set_feedback(thread_id, item_ids, feedback, context)
 
     async def action(  # type: ignore[override]
         self,
@@ -349,38 +213,6 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             "Dictation is not configured on this server. Override transcribe() in a subclass "
             "named by CHATKIT_BACKEND['SERVER_CLASS']."
         )
-
-
-def utc(value: datetime) -> datetime:
-    """``value`` in UTC. The SDK makes naive ``datetime.now()`` values, which are in the
-    process's local time: Django sets it to ``TIME_ZONE``."""
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.get_default_timezone())
-    return value.astimezone(UTC)
-
-
-def with_utc_timestamps(obj: BaseModel) -> BaseModel:
-    """Set every ``created_at`` that ``obj`` carries to UTC, in place, and return ``obj``.
-
-    Only threads and items carry timestamps (``ThreadMetadata``, ``ThreadItemBase``): alone,
-    in a ``Page``, in a ``Thread``'s items, or in an event's ``thread`` / ``item``.
-    """
-    match obj:
-        case ThreadMetadata() | ThreadItemBase():
-            obj.created_at = utc(obj.created_at)
-            if isinstance(obj, Thread):
-                for item in obj.items.data:
-                    with_utc_timestamps(item)
-        case Page():
-            for element in obj.data:
-                if isinstance(element, BaseModel):
-                    with_utc_timestamps(element)
-        case _:
-            for name in ("thread", "item"):
-                inner = getattr(obj, name, None)
-                if isinstance(inner, ThreadMetadata | ThreadItemBase):
-                    with_utc_timestamps(inner)
-    return obj
 
 
 @lru_cache(maxsize=8)

@@ -6,7 +6,7 @@ JSON ops. Use a shared cache (Redis, Memcached) when you run several workers, or
 counts on its own.
 
 A user is counted per user. An anonymous visitor is counted per session *and* per client
-address (``clients.client_address``), since a new session is one dropped cookie away.
+address (``intake.clients.client_address``), since a new session is one dropped cookie away.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
-from .clients import address_key
 from .conf import conf
 from .context import RequestContext
+from .intake.clients import address_key
 
 
 class OwnerRateThrottle(SimpleRateThrottle):

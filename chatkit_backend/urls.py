@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import uploads, views
+from . import views
+from .attachments import views as attachment_views
 
 app_name = "chatkit_backend"
 
 urlpatterns = [
     path("api", views.chatkit_api, name="api"),
-    path("api/upload", uploads.direct_upload, name="upload"),
-    path("api/upload/<str:attachment_id>", uploads.upload_to, name="upload_to"),
-    path("attachments/<str:attachment_id>", uploads.attachment_file, name="attachment"),
+    path("api/upload", attachment_views.direct_upload, name="upload"),
+    path("api/upload/<str:attachment_id>", attachment_views.upload_to, name="upload_to"),
+    path("attachments/<str:attachment_id>", attachment_views.attachment_file, name="attachment"),
 ]

@@ -8,14 +8,12 @@ content), 404/400/409 (what the request names), then 200.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from asgiref.sync import sync_to_async
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from chatkit.types import ChatKitReq, ErrorEvent, is_streaming_req
+from chatkit.types import ChatKitReq, is_streaming_req
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
@@ -24,14 +22,17 @@ from .auth import AuthenticationError, authenticate
 from .conf import conf
 from .context import RequestContext
 from .exceptions import RequestError, TurnRefused
+from .intake.http import (
+    SSE_HEADERS,
+    credentials_refused,
+    declared_length,
+    error_response,
+    error_stream,
+    method_or_origin_refused,
+    throttled,
+)
 from .server import DjangoChatKitServer, get_server
 from .throttling import throttle_wait
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def error_response(status: int, code: str, message: str, **extra: object) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
 def _validation_details(error: ValidationError) -> list[dict[str, object]]:
@@ -42,103 +43,8 @@ def _validation_details(error: ValidationError) -> list[dict[str, object]]:
     ]
 
 
-def _origin_refused(request: HttpRequest) -> bool:
-    allowed = conf.ALLOWED_ORIGINS
-    origin = request.headers.get("Origin")
-    return allowed is not None and origin is not None and origin not in allowed
-
-
-async def _single_event(event: ErrorEvent) -> AsyncIterator[bytes]:
-    yield b"data: " + event.model_dump_json(exclude_none=True).encode() + b"\n\n"
-
-
-def _error_stream(message: str, *, allow_retry: bool) -> StreamingHttpResponse:
-    # For a streaming op the widget shows an error event; a bare 4xx would read as a broken
-    # backend. Nothing was stored.
-    return StreamingHttpResponse(
-        _single_event(ErrorEvent(code="custom", message=message, allow_retry=allow_retry)),
-        content_type="text/event-stream",
-        headers=SSE_HEADERS,
-    )
-
-
-def _throttled(streaming: bool, wait: float) -> HttpResponseBase:
-    seconds = max(1, round(wait))
-    message = f"Too many requests. Try again in {seconds} second{'s' if seconds != 1 else ''}."
-    if streaming:
-        response: HttpResponseBase = _error_stream(message, allow_retry=True)
-    else:
-        response = error_response(429, "throttled", message)
-    response["Retry-After"] = str(seconds)
-    return response
-
-
-def _refused_turn(error: TurnRefused) -> HttpResponseBase:
-    return _error_stream(error.message, allow_retry=False)
-
-
-def _authenticate_and_throttle(
-    request: HttpRequest, scope: str | None
-) -> tuple[RequestContext, float | None]:
-    # One thread hop for both: each hop costs a context switch on every request.
-    context = authenticate(request)
-    return context, (throttle_wait(scope, request, context) if scope else None)
-
-
-def _method_or_origin_refused(
-    request: HttpRequest, methods: tuple[str, ...]
-) -> HttpResponseBase | None:
-    if request.method not in methods:
-        response = error_response(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
-        response["Allow"] = ", ".join(methods)
-        return response
-    if _origin_refused(request):
-        return error_response(403, "origin_not_allowed", "This origin may not use the API.")
-    return None
-
-
-def _credentials_refused(error: AuthenticationError) -> HttpResponseBase:
-    response = error_response(error.status, error.code, error.message)
-    if error.challenge:
-        response["WWW-Authenticate"] = error.challenge
-    return response
-
-
-async def guard(
-    request: HttpRequest,
-    *,
-    methods: tuple[str, ...],
-    scope: str | None,
-    streaming: bool = False,
-) -> RequestContext | HttpResponseBase:
-    """The checks every authenticated endpoint makes, in order: method, origin, credentials
-    and (for ``scope``) the rate limit. Returns the context or the refusal."""
-    refused = _method_or_origin_refused(request, methods)
-    if refused is not None:
-        return refused
-    try:
-        context, wait = await sync_to_async(_authenticate_and_throttle)(request, scope)
-    except AuthenticationError as error:
-        return _credentials_refused(error)
-    if wait is not None:
-        return _throttled(streaming, wait)
-    return context
-
-
-def _body_too_large() -> HttpResponse:
-    return error_response(413, "request_too_large", "The request body is too large.")
-
-
 def _too_large_error() -> RequestError:
     return RequestError("The request body is too large.", code="request_too_large", status=413)
-
-
-def _declared_too_large(request: HttpRequest) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return length > int(conf.MAX_REQUEST_BYTES)
 
 
 Received = tuple[RequestContext, "ChatKitReq | RequestError | ValidationError", float | None]
@@ -156,7 +62,7 @@ def _receive(request: HttpRequest, server: DjangoChatKitServer) -> Received:
     parsed: ChatKitReq | RequestError | ValidationError
     try:
         body = request.body  # capped by Django's DATA_UPLOAD_MAX_MEMORY_SIZE
-        if len(body) > int(conf.MAX_REQUEST_BYTES):
+        if len(body) > conf.MAX_REQUEST_BYTES:
             raise _too_large_error()  # a chunked body declares no length up front
         parsed = server.parse(body)
     except RequestDataTooBig:
@@ -173,18 +79,19 @@ def _receive(request: HttpRequest, server: DjangoChatKitServer) -> Received:
 @csrf_exempt
 async def chatkit_api(request: HttpRequest) -> HttpResponseBase:
     """The ChatKit protocol endpoint: JSON ops answer JSON, streaming ops answer SSE."""
-    if _declared_too_large(request):
-        return _body_too_large()  # refused before the body is read
-    refused = _method_or_origin_refused(request, ("POST",))
+    if declared_length(request) > conf.MAX_REQUEST_BYTES:
+        # Refused before the body is read.
+        return error_response(413, "request_too_large", "The request body is too large.")
+    refused = method_or_origin_refused(request, ("POST",))
     if refused is not None:
         return refused
     server = get_server()
     try:
         context, parsed, wait = await sync_to_async(_receive)(request, server)
     except AuthenticationError as error:
-        return _credentials_refused(error)
+        return credentials_refused(error)
     if wait is not None:
-        return _throttled(not isinstance(parsed, Exception) and is_streaming_req(parsed), wait)
+        return throttled(not isinstance(parsed, Exception) and is_streaming_req(parsed), wait)
 
     try:
         if isinstance(parsed, Exception):
@@ -200,7 +107,7 @@ async def chatkit_api(request: HttpRequest) -> HttpResponseBase:
     except NotFoundError:
         return error_response(404, "not_found", "Not found.")
     except TurnRefused as error:
-        return _refused_turn(error)
+        return error_stream(error.message, allow_retry=False)
     except RequestError as error:
         return error_response(error.status, error.code, error.message)
     except ValueError as error:

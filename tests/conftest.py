@@ -1,10 +1,9 @@
 import pytest
-from agents.testing import ScriptedModel, assistant_message
+from agents.testing import ScriptedModel
 
 from chatkit_backend.testing import ChatKitClient
-from tests.browser import browser_context, chromium  # noqa: F401  (headless Chromium)
-from tests.live_server import _live_asgi_server, live_asgi  # noqa: F401  (live ASGI server)
-from tests.turn_streams import slow_provider  # noqa: F401  (a slow loopback provider)
+from tests.support.browser import browser_context, chromium  # noqa: F401  (headless Chromium)
+from tests.support.turn_streams import slow_provider  # noqa: F401  (a slow loopback provider)
 
 
 @pytest.fixture
@@ -24,11 +23,6 @@ def client_factory():
     from django.test import Client
 
     return Client
-
-
-def answers(*texts: str) -> list:
-    """ScriptedModel steps that answer with each text in turn."""
-    return [[assistant_message(text)] for text in texts]
 
 
 @pytest.fixture

@@ -13,12 +13,10 @@ from chatkit.types import (
     ThreadItemReplacedEvent,
     WidgetItem,
 )
-from django.test import override_settings
 
 from chatkit_backend import models
 from chatkit_backend.testing import override_agent
-
-from .agents_for_tests import WEATHER_CALLS, tools_agent
+from tests.support.agents import WEATHER_CALLS, tools_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -171,13 +169,26 @@ def test_sync_custom_action_with_a_server_subclass(chatkit_client, tools_model, 
     thread_id, widget = _thread_with_widget(chatkit_client, tools_model)
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "SERVER_CLASS": "tests.agents_for_tests.ActionServer",
+        "SERVER_CLASS": "tests.support.agents.ActionServer",
     }
     answer = chatkit_client.sync_custom_action(
         thread_id, {"type": "choose", "payload": {"answer": "yes"}}, item_id=widget.id
     )
     assert answer.updated_item is not None
     assert answer.updated_item.widget.children[0].value == "You chose yes"
+
+
+def test_an_orchestrator_subclass_named_by_the_server_class_runs_the_turns(
+    chatkit_client, model, settings
+):
+    settings.CHATKIT_BACKEND = {
+        **settings.CHATKIT_BACKEND,
+        "SERVER_CLASS": "tests.support.agents.SteadyServer",
+    }
+    model.enqueue([assistant_message("steady")])
+    result = chatkit_client.create_thread("hello")
+    assert result.assistant_text == "steady"
+    assert model.calls[0].model_settings.temperature == 0.2
 
 
 def test_structured_input_round_trip(chatkit_client, tools_model):
@@ -239,18 +250,29 @@ def test_usage_is_recorded_per_turn(chatkit_client, model):
 def test_agent_setting_accepts_a_dotted_path_callable(chatkit_client, settings):
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "AGENT": "chatkit_backend.agents.default_agent",
+        "AGENT": "chatkit_backend.reasoning.agents.default_agent",
         "LLM_PROVIDER": "offline",
     }
     result = chatkit_client.create_thread("hello offline")
     assert "Offline demo model" in result.assistant_text
 
 
-@override_settings()
-def test_unexpected_agent_setting_gives_an_error_event_not_a_traceback(chatkit_client, settings):
+def test_unexpected_agent_setting_gives_an_error_event_not_a_traceback(
+    chatkit_client, settings, caplog
+):
     settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "AGENT": lambda context: 42}
-    result = chatkit_client.create_thread("hi")
-    assert result.errors
+    with caplog.at_level(logging.ERROR):
+        result = chatkit_client.create_thread("hi")
+    # The widget gets a stream that ends in its own retryable error event...
+    assert result.response.status == 200 and result.response.is_stream
+    [error] = result.errors
+    assert (error.code, error.allow_retry) == ("stream.error", True)
+    # ...and nothing of the exception: no traceback, no internals.
+    assert b"Traceback" not in result.response.content
+    assert b"returned int" not in result.response.content
+    # The site's developer finds out what is wrong in the log.
+    [record] = [r for r in caplog.records if r.exc_info and r.exc_info[0] is TypeError]
+    assert "CHATKIT_BACKEND['AGENT'] returned int, not an Agent" in record.getMessage()
 
 
 @function_tool

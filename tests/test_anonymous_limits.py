@@ -15,7 +15,7 @@ from agents.testing import assistant_message
 from django.test import Client
 
 from chatkit_backend import models
-from chatkit_backend.clients import client_address
+from chatkit_backend.intake.clients import client_address
 from chatkit_backend.testing import ChatKitClient, message_input, parse_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)

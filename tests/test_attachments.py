@@ -2,10 +2,8 @@
 
 import base64
 import json
-import struct
 import threading
 import time
-import zlib
 from datetime import timedelta
 
 import pytest
@@ -20,29 +18,10 @@ from pydantic import TypeAdapter
 
 from chatkit_backend import models
 from chatkit_backend.testing import message_input, response_body
+from tests.support.files import PDF, PNG, PNG_SIZE, stored_files, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT = TypeAdapter(Attachment)
-
-
-def _png() -> bytes:
-    def chunk(kind, data):
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-        + chunk(b"IEND", b"")
-    )
-
-
-PNG = _png()
-PNG_SIZE = len(PNG)
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @pytest.fixture
@@ -56,16 +35,6 @@ def later(monkeypatch):
         monkeypatch.setattr(signing.time, "time", lambda: real() + seconds)
 
     return advance
-
-
-def stored_files(media):
-    return sorted(p.name for p in media.rglob("*") if p.is_file())
-
-
-def upload(client, name, content, content_type):
-    return client.post(
-        "/chatkit/api/upload", {"file": SimpleUploadedFile(name, content, content_type)}
-    )
 
 
 def download(client, url):
@@ -192,6 +161,10 @@ class TestTwoPhaseUpload:
             str(attachment.upload_descriptor.url), data=PDF, content_type="image/png"
         )
         assert response.status_code == 415
+        assert response.json()["error"] == {
+            "code": "attachment_type",
+            "message": "The file's content is application/pdf, not the declared image/png.",
+        }
         assert stored_files(media) == []
 
 
@@ -481,7 +454,7 @@ def test_deleting_an_attachment_mid_upload_leaves_no_file(
     assert stored_files(media) == []
 
 
-# -- two-phase uploads in every shape a client may send (fact 20), over real HTTP -------------
+# -- two-phase uploads in every shape a client may send (multipart or raw), over real HTTP ------
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])

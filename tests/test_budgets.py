@@ -20,11 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatkit_backend import models
-from chatkit_backend.testing import message_input
-from tests.fake_provider import FakeProvider
-from tests.live_server import LiveServer
-from tests.test_turn_lifecycle import make_thread, user_message, wait_until
-from tests.turn_streams import (
+from chatkit_backend.testing import LiveServer, message_input
+from tests.support.db import make_thread, user_message
+from tests.support.fake_provider import FakeProvider
+from tests.support.turn_streams import (
     DISCONNECT,
     SLOW_ANSWER,
     after_deltas,
@@ -32,6 +31,7 @@ from tests.turn_streams import (
     provider_settings,
     stream_turn,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,6 @@
 """The client disconnects mid-stream against a real ASGI server.
 
-Expected (DESIGN.md fact 10): Django cancels the response task, the ChatKit SDK stores the
+Expected: Django cancels the response task, the ChatKit SDK stores the
 partial answer and its hidden cancel note, and our orchestrator cancels the Agents run, so the
 model stream stops instead of talking to nobody.
 """
@@ -19,9 +19,9 @@ from chatkit.types import (
 )
 
 from chatkit_backend import models
-from chatkit_backend.testing import message_input
-from chatkit_backend.testing.client import EVENT_ADAPTER
-from tests.live_server import LiveServer, SlowTextStream
+from chatkit_backend.testing import LiveServer, message_input
+from chatkit_backend.testing.wire import EVENT_ADAPTER
+from tests.support.slow_stream import SlowTextStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

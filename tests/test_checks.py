@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from chatkit_backend.checks import check_settings
-from chatkit_backend.conf import ENVIRONMENT_KEYS, SETTINGS
+from chatkit_backend.conf import ENVIRONMENT_KEYS, SETTINGS, conf
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,6 +145,13 @@ def test_the_defaults_and_the_example_values_pass(settings):
         "ATTACHMENT_STORAGE": "default",
     }
     assert [m for m in check_settings() if m.level >= checks.ERROR] == []
+
+
+def test_seconds_read_as_a_float_whichever_number_was_given(settings):
+    # Code reads settings as conf gives them: no int() or float() of its own.
+    settings.CHATKIT_BACKEND = {"TURN_LEASE_SECONDS": 2, "LLM_TIMEOUT": 7.5, "HISTORY_LIMIT": 9}
+    assert (conf.TURN_LEASE_SECONDS, conf.LLM_TIMEOUT, conf.HISTORY_LIMIT) == (2.0, 7.5, 9)
+    assert type(conf.TURN_LEASE_SECONDS) is float and type(conf.HISTORY_LIMIT) is int
 
 
 def test_a_misspelt_key_suggests_the_closest_one(settings):

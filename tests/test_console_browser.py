@@ -1,9 +1,10 @@
 """The protocol console end to end: headless Chromium against the example site under uvicorn.
 
-The site runs in subprocesses (``tests/example_server.py``) on a database of its own. Its
-model is the loopback OpenAI-compatible server of ``tests/fake_provider.py`` in this process,
-scripted per test (and slowed down for the stop button); the fallback page runs a second
-server on the same database with nothing configured, so the offline demo model answers.
+The site runs in subprocesses (``tests/support/example_site.py``) on a database of its own.
+Its model is the loopback OpenAI-compatible server of ``tests/support/fake_provider.py`` in
+this process, scripted per test (and slowed down for the stop button); the fallback page runs
+a second server on the same database with nothing configured, so the offline demo model
+answers.
 Every assertion on the page waits for it (Playwright's ``expect``); none measures time.
 """
 
@@ -18,12 +19,11 @@ import httpx
 import pytest
 from chatkit.types import AssistantMessageItem, UserMessageItem
 
-from chatkit_backend.offline import LABEL
+from chatkit_backend.providers.offline import LABEL
 from chatkit_backend.testing import ChatKitClient
-
-from .browser import needs_chromium, screenshot
-from .example_server import REPO, ExampleSite, Server, example_database, site_environment
-from .fake_provider import FakeProvider
+from tests.support.browser import needs_chromium, screenshot
+from tests.support.example_site import REPO, ExampleSite, Server, example_database, site_environment
+from tests.support.fake_provider import FakeProvider
 
 pytestmark = needs_chromium
 

@@ -22,9 +22,9 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from chatkit_backend import doctor
 from chatkit_backend.conf import SETTINGS
-
-from .example_server import PYTHON, REPO, example_database, site_environment
-from .fake_provider import FakeProvider, unused_port
+from tests.support.example_site import PYTHON, REPO, example_database, site_environment
+from tests.support.fake_provider import FakeProvider
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.django_db
 KEY = "sk-doctor-test-0123456789abcdef"
@@ -75,7 +75,7 @@ def healthy(settings, monkeypatch):
 
 @pytest.fixture
 def provider_server():
-    """The loopback OpenAI-compatible server (tests/fake_provider.py)."""
+    """The loopback OpenAI-compatible server (tests/support/fake_provider.py)."""
     with FakeProvider() as server:
         yield server
 
@@ -190,7 +190,7 @@ def test_live_call_to_nowhere_says_so(healthy):
     configure(
         healthy,
         LLM_PROVIDER="openai_compatible",
-        LLM_BASE_URL=f"http://127.0.0.1:{unused_port()}/v1",
+        LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",
         LLM_MODEL="fake-model",
     )
     report = run_doctor("--live", "--timeout", "5")
@@ -391,7 +391,7 @@ def redis_layer(host):
 
 def test_unreachable_redis_fails(settings):
     pytest.importorskip("channels_redis")
-    settings.CHANNEL_LAYERS = redis_layer(f"redis://127.0.0.1:{unused_port()}/0")
+    settings.CHANNEL_LAYERS = redis_layer(f"redis://127.0.0.1:{free_port()}/0")
     report = run_doctor("--timeout", "5")
     assert report.code == 1
     [(_, _, message, _)] = report.of("channel layer", "FAIL")

@@ -22,10 +22,15 @@ import httpx
 import pytest
 from chatkit.types import ErrorEvent, Page, Thread, ThreadCreatedEvent
 
-from chatkit_backend.offline import LABEL
+from chatkit_backend.providers.offline import LABEL
 from chatkit_backend.testing import ChatKitClient, message_input, parse_sse
-
-from .example_server import REPO, SCRUBBED, ExampleSite, example_database, site_environment
+from tests.support.example_site import (
+    REPO,
+    SCRUBBED,
+    ExampleSite,
+    example_database,
+    site_environment,
+)
 
 USERNAME = "alice"
 PASSWORD = "correct-horse-battery"
@@ -236,7 +241,10 @@ def test_chat_streams_and_calls_tools(server, token):
 
 def test_runserver_is_daphne(runserver_server, token):
     with httpx.Client(base_url=runserver_server.base_url, timeout=30) as client:
-        assert ChatKitClient(client, headers=bearer(token)).list_threads().data is not None
+        api = ChatKitClient(client, headers=bearer(token))
+        created = api.create_thread("Hello through runserver")
+        assert created.response.is_stream and created.errors == []
+        assert created.thread_id in [thread.id for thread in api.list_threads().data]
     assert "Daphne" in runserver_server.log()
 
 

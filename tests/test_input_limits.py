@@ -17,12 +17,11 @@ from chatkit.types import ChatKitReq, ClientToolCallItem, Page, Thread, WidgetIt
 from pydantic import BaseModel
 
 from chatkit_backend import models
-from chatkit_backend.limits import FREE_FORM, fields_of
+from chatkit_backend.intake.limits import FREE_FORM, fields_of
 from chatkit_backend.server import DjangoChatKitServer
-from chatkit_backend.testing import ChatKitClient, message_input, override_agent
-from tests.live_server import LiveServer
-
-from .agents_for_tests import tools_agent
+from chatkit_backend.testing import ChatKitClient, LiveServer, message_input, override_agent
+from tests.support.agents import tools_agent
+from tests.support.db import snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,14 +45,6 @@ def with_content(*parts: dict[str, Any], quoted_text: str | None = None) -> dict
     if quoted_text is not None:
         value["quoted_text"] = quoted_text
     return value
-
-
-def snapshot() -> tuple[list, list, list]:
-    return (
-        list(models.Thread.objects.order_by("id").values_list("id", "title", "updated_at")),
-        list(models.ThreadItem.objects.order_by("seq").values_list("seq", "data")),
-        list(models.Attachment.objects.order_by("id").values_list("id", "data")),
-    )
 
 
 def limit_settings(settings, **values: Any) -> None:

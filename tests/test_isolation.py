@@ -6,17 +6,9 @@ import pytest
 from agents.testing import assistant_message
 
 from chatkit_backend import models
+from tests.support.db import snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def snapshot():
-    """Everything stored, for byte-identical comparisons."""
-    return (
-        list(models.Thread.objects.order_by("id").values()),
-        list(models.ThreadItem.objects.order_by("seq").values()),
-        list(models.Attachment.objects.order_by("id").values()),
-    )
 
 
 @pytest.fixture

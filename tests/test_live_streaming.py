@@ -1,4 +1,4 @@
-"""Streaming and concurrency against a real ASGI server (uvicorn in a thread, see live_server).
+"""Streaming and concurrency against a real ASGI server (``live_asgi``: uvicorn in a thread).
 
 Django's test client cannot show either: it drains a streaming response before the test sees
 it, and it runs one request at a time.
@@ -22,9 +22,9 @@ from chatkit.types import (
 )
 
 from chatkit_backend import models
-from chatkit_backend.testing import ChatKitClient, message_input
-from chatkit_backend.testing.client import EVENT_ADAPTER
-from tests.live_server import LiveServer, SlowTextStream
+from chatkit_backend.testing import ChatKitClient, LiveServer, message_input
+from chatkit_backend.testing.wire import EVENT_ADAPTER
+from tests.support.slow_stream import SlowTextStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,6 +33,14 @@ API = "/chatkit/api"
 
 def create_body(text: str) -> dict:
     return {"type": "threads.create", "params": {"input": message_input(text)}}
+
+
+def test_the_readme_example_streams_over_http(live_asgi, chatkit_user, scripted_model):
+    # The README's example of the shipped live_asgi fixture, as written there.
+    scripted_model.enqueue([assistant_message("Your order has shipped.")])
+    result = live_asgi.chatkit(chatkit_user).create_thread("Where is order 42?")
+    assert result.response.is_stream  # text/event-stream, read from a socket
+    assert result.assistant_text == "Your order has shipped."
 
 
 def test_first_frame_arrives_before_the_stream_ends(live_asgi: LiveServer, chatkit_user, model):

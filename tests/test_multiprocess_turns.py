@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from chatkit_backend.testing import message_input
-from tests.example_server import ExampleSite, Server, example_database, site_environment
-from tests.fake_provider import FakeProvider
-from tests.turn_streams import SLOW_ANSWER, after_deltas, create_params, stream_turn
+from tests.support.example_site import ExampleSite, Server, example_database, site_environment
+from tests.support.fake_provider import FakeProvider
+from tests.support.turn_streams import SLOW_ANSWER, after_deltas, create_params, stream_turn
 
 USERS = ("alice", "bob", "carol", "dave")
 PASSWORD = "correct-horse-battery"

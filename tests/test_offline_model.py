@@ -9,8 +9,8 @@ from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from chatkit_backend import models
-from chatkit_backend.offline import HOW_TO_CONFIGURE, LABEL, OfflineModel
 from chatkit_backend.providers import create_model, resolve_provider
+from chatkit_backend.providers.offline import HOW_TO_CONFIGURE, LABEL, OfflineModel
 from chatkit_backend.testing import override_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +32,7 @@ def offline(settings):
     """The default agent, answered by the offline model (whatever an earlier test left)."""
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "AGENT": "chatkit_backend.agents.default_agent",
+        "AGENT": "chatkit_backend.reasoning.agents.default_agent",
         "LLM_PROVIDER": "offline",
     }
 

@@ -20,8 +20,7 @@ from pydantic import TypeAdapter
 from chatkit_backend import models
 from chatkit_backend.attachments import stray_incoming_before
 from chatkit_backend.testing import message_input, response_body
-
-from .test_attachments import PDF, PNG
+from tests.support.files import PDF, PNG
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT = TypeAdapter(Attachment)
@@ -117,6 +116,11 @@ def test_bytes_that_are_not_the_declared_type_are_refused_and_deleted(bucket, ch
         "threads.create", input=message_input("look", [attachment.id])
     )
     assert response.status == 415
+    # The same answer as bytes sent to a two-phase upload URL get (one path checks both).
+    assert response.json()["error"] == {
+        "code": "attachment_type",
+        "message": "The file's content is application/pdf, not the declared image/png.",
+    }
     assert not [key for key in keys(s3) if attachment.id in key]
     assert models.Thread.objects.count() == 0
 

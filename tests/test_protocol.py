@@ -171,6 +171,7 @@ def test_get_is_405_json(client, chatkit_user):
     response = client.get("/chatkit/api")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "POST"
 
 
 def test_anonymous_request_is_401_with_a_challenge(client):

@@ -2,7 +2,8 @@
 
 ``openai`` streams the Responses API, ``gemini`` and ``openai_compatible`` stream Chat
 Completions; the real ``openai`` client, the Agents SDK model classes and our orchestrator run
-against :class:`tests.fake_provider.FakeProvider` on 127.0.0.1. Nothing leaves the machine.
+against :class:`tests.support.fake_provider.FakeProvider` on 127.0.0.1. Nothing leaves the
+machine.
 """
 
 from __future__ import annotations
@@ -36,25 +37,26 @@ from pydantic import TypeAdapter
 
 from chatkit_backend import models
 from chatkit_backend.exceptions import ProviderConfigurationError
-from chatkit_backend.offline import OfflineModel
-from chatkit_backend.orchestrator import Orchestrator
 from chatkit_backend.providers import (
-    GEMINI_BASE_URL,
-    PLACEHOLDER_KEY,
     ChatKitModelProvider,
     create_model,
     resolve_provider,
     tracing_enabled,
 )
+from chatkit_backend.providers.config import GEMINI_BASE_URL
+from chatkit_backend.providers.factory import PLACEHOLDER_KEY
+from chatkit_backend.providers.offline import OfflineModel
+from chatkit_backend.reasoning.orchestrator import Orchestrator
 from chatkit_backend.store import DjangoStore
 from chatkit_backend.testing import override_agent
-from tests.fake_provider import PLACEHOLDER_ID, FakeProvider, ToolCall, unused_port
+from tests.support.fake_provider import PLACEHOLDER_ID, FakeProvider, ToolCall
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 KEY = "sk-test-SECRET-1234567890"
 OTHER_KEY = "sk-other-SECRET-0987654321"
-DEFAULT_AGENT = "chatkit_backend.agents.default_agent"
+DEFAULT_AGENT = "chatkit_backend.reasoning.agents.default_agent"
 ENVIRONMENT = ("LLM_PROVIDER", "LLM_MODEL", "LLM_BASE_URL", "OPENAI_API_KEY", "GEMINI_API_KEY")
 
 
@@ -99,7 +101,9 @@ def no_trace_export(monkeypatch):
     and no test leaves its fake key behind as the process-wide trace export key."""
     exported: list[Any] = []
     monkeypatch.setattr(BackendSpanExporter, "export", lambda self, items: exported.extend(items))
-    monkeypatch.setattr("chatkit_backend.providers.set_tracing_export_api_key", lambda key: None)
+    monkeypatch.setattr(
+        "chatkit_backend.providers.factory.set_tracing_export_api_key", lambda key: None
+    )
     return exported
 
 
@@ -170,7 +174,7 @@ def conversation(case: Case, body: dict[str, Any]) -> list[tuple[str, Any]]:
     return turns
 
 
-# -- tracing (fact 14) ----------------------------------------------------------------------
+# -- tracing: the Agents SDK exports traces to OpenAI unless told otherwise ---------------------
 
 
 def provider_settings(settings, **values: Any) -> None:
@@ -226,7 +230,8 @@ def test_tracing_follows_where_the_openai_key_goes(settings, base_url, enabled):
 def test_no_trace_key_is_set_without_an_openai_key(settings, monkeypatch):
     calls: list[str] = []
     monkeypatch.setattr(
-        "chatkit_backend.providers.set_tracing_export_api_key", lambda key: calls.append(key)
+        "chatkit_backend.providers.factory.set_tracing_export_api_key",
+        lambda key: calls.append(key),
     )
     provider_settings(settings, LLM_PROVIDER="gemini", GEMINI_API_KEY=KEY, OPENAI_API_KEY=None)
     create_model()
@@ -280,7 +285,7 @@ def test_three_turns_persist_three_distinct_answers(
         ("assistant", answers[1]),
         ("user", "Question three"),
     ]
-    if case.chat:  # fact 17: past answers go back as plain strings
+    if case.chat:  # Chat Completions refuse output_text parts: plain strings
         messages = requests[2].json["messages"]
         assert messages[0] == {"role": "system", "content": messages[0]["content"]}
         assert all(isinstance(m["content"], str) for m in messages if m["role"] == "assistant")
@@ -362,7 +367,7 @@ def test_failure_gives_a_clear_error_keeps_the_message_and_retry_succeeds(
     chatkit_client, settings, server, responses, logs, case, failure
 ):
     if failure == "refused":
-        configure(settings, case, f"http://127.0.0.1:{unused_port()}/v1/")
+        configure(settings, case, f"http://127.0.0.1:{free_port()}/v1/")
     elif failure == "timeout":
         configure(settings, case, server.base_url, LLM_TIMEOUT=0.5)
         server.hang_next(10)
@@ -716,7 +721,7 @@ def test_a_tool_call_round_trip_then_another_turn(chatkit_client, settings, serv
         [tool_call] = assistant["tool_calls"]
         assert tool_call["id"] == call.call_id
         assert tool_call["function"] == {"name": "lookup_order", "arguments": call.arguments}
-        if case.provider == "gemini":  # fact 16: Gemini 3 needs its signature back
+        if case.provider == "gemini":  # Gemini 3 needs its thought signature back
             assert tool_call["extra_content"] == {"google": {"thought_signature": "c2lnbmF0dXJl"}}
         tool = next(m for m in continuation["messages"] if m["role"] == "tool")
         assert tool == {
@@ -760,7 +765,7 @@ def client_tool_agent() -> Agent:
 
 @each_provider
 def test_a_client_tool_call_continues_from_stored_history(chatkit_client, settings, case):
-    """The continuation is rebuilt from stored items; Gemini 3 wants its signature (fact 16).
+    """The continuation is rebuilt from stored items; Gemini 3 wants its signature back.
 
     ``ClientToolCallItem`` has no room for the signature the model made, so the history
     sends Google's documented placeholder that tells Gemini to skip the check.
@@ -836,7 +841,7 @@ def test_the_fake_speaks_both_wire_formats_strictly(server, step):
     assert server.requests[0].json == {"model": "m", "stream": True}
 
 
-# -- request settings fit the model in use (fact 19) ----------------------------------------
+# -- request settings fit the model in use ------------------------------------------------------
 
 REASONING_FIELDS = ("reasoning", "reasoning_effort", "verbosity")
 

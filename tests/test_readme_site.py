@@ -27,6 +27,7 @@ import pytest
 from chatkit.types import AssistantMessageItem, ThreadItemDoneEvent
 
 from chatkit_backend.testing import message_input, parse_sse
+from tests.support.net import free_port
 
 # Runs once per Django version: the suite's PostgreSQL run would repeat it unchanged.
 pytestmark = pytest.mark.skipif(
@@ -106,12 +107,6 @@ def follow_the_readme(workdir: Path, env: dict[str, str]) -> Path:
                 else:
                     run(command, cwd, env)
     return cwd
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

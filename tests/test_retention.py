@@ -30,11 +30,11 @@ from django.test import Client
 from django.utils import timezone
 from pydantic import TypeAdapter
 
-from chatkit_backend import models, retention
+from chatkit_backend import models
+from chatkit_backend.retention import purge
 from chatkit_backend.testing import ChatKitClient
 from chatkit_backend.threads import append_item
-
-from .test_attachments import PNG, stored_files, upload
+from tests.support.files import PNG, stored_files, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT = TypeAdapter(Attachment)
@@ -243,7 +243,7 @@ def test_a_thread_that_comes_back_to_life_during_the_purge_is_kept(
     first, second = alice.chat(model, "first"), alice.chat(model, "second")
     age(first)
     age(second)
-    real_pages = retention.pages
+    real_pages = purge.pages
 
     def pages_then_a_message_arrives(queryset, size, keys=("pk",)):
         # Between reading a page of thread ids and deleting them, the user writes in one.
@@ -252,7 +252,7 @@ def test_a_thread_that_comes_back_to_life_during_the_purge_is_kept(
                 models.Thread.objects.filter(id=second).update(updated_at=timezone.now())
             yield page
 
-    monkeypatch.setattr(retention, "pages", pages_then_a_message_arrives)
+    monkeypatch.setattr(purge, "pages", pages_then_a_message_arrives)
     output = run("chatkit_purge", "--older-than", "90")
     assert "kept 1 thread active again meanwhile" in output
     assert "Deleted 1 thread, 2 items" in output

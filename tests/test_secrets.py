@@ -7,7 +7,7 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 
-from .fake_provider import fake_provider  # noqa: F401  (fixture)
+from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,7 @@ def test_the_key_never_leaves_the_server(
 ):
     settings.CHATKIT_BACKEND = {
         **settings.CHATKIT_BACKEND,
-        "AGENT": "chatkit_backend.agents.default_agent",
+        "AGENT": "chatkit_backend.reasoning.agents.default_agent",
         "LLM_PROVIDER": "openai",
         "OPENAI_API_KEY": KEY,
         "LLM_BASE_URL": fake_provider.base_url,

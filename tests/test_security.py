@@ -11,18 +11,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chatkit_backend import models
+from chatkit_backend.attachments import tokens
 from chatkit_backend.testing import message_input, parse_sse
+from tests.support.db import snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = json.dumps({"type": "threads.list", "params": {}})
-
-
-def snapshot():
-    return (
-        list(models.Thread.objects.order_by("id").values()),
-        list(models.ThreadItem.objects.order_by("seq").values()),
-    )
 
 
 def bearer(client, token):
@@ -315,3 +310,12 @@ class TestMalformedUploadsAnswerJson:
         response = client.post("/chatkit/attachments/atc_0123456789abcdef01234567")
         assert response.status_code == 405
         assert response["Content-Type"] == "application/json"
+        assert response["Allow"] == "GET, HEAD"
+
+    def test_writing_to_a_signed_download_url_is_405_with_allow(self, client):
+        # The signed URL of an image preview, as the browser holds it: no credentials.
+        url = f"/chatkit/attachments/atc_1?token={tokens.sign('atc_1', 'download')}"
+        response = client.post(url)
+        assert response.status_code == 405
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert response["Allow"] == "GET, HEAD"

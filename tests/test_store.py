@@ -1,4 +1,6 @@
-"""DjangoStore semantics (DESIGN facts 2-7), called the way chatkit's server calls it."""
+"""DjangoStore semantics chatkit's server relies on (plain metadata from ``load_thread``,
+upserted items, exclusive cursors, exact item JSON, others' data as missing data), called the
+way chatkit's server calls it."""
 
 import time
 from datetime import datetime, timedelta
@@ -27,7 +29,8 @@ from pydantic import AnyUrl
 from chatkit_backend import models
 from chatkit_backend.attachments import build_attachment
 from chatkit_backend.context import Owner, RequestContext
-from chatkit_backend.store import DjangoStore, aware
+from chatkit_backend.store import DjangoStore
+from chatkit_backend.timestamps import aware
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -229,7 +232,7 @@ def test_query_count_is_constant_whatever_the_thread_length(django_user_model):
     assert counts[5] <= 12
 
 
-# -- the SDK's Store contract (fact 24): what code written against chatkit's Store expects ---
+# -- the SDK's Store contract: what code written against chatkit's Store expects ----------------
 
 
 async def test_items_of_a_thread_the_caller_may_not_see_are_an_empty_page(store, alice, bob):

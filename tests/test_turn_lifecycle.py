@@ -1,34 +1,29 @@
 """A thread's lifecycle while a turn runs on it, over real HTTP with a slow loopback provider.
 
-The provider (tests.fake_provider, Chat Completions on 127.0.0.1) streams one chunk every
-100-200 ms and reports usage only at the end, as real providers do; ``hold()`` makes its
+The provider (tests.support.fake_provider, Chat Completions on 127.0.0.1) streams one chunk
+every 100-200 ms and reports usage only at the end, as real providers do; ``hold()`` makes its
 streams wait before their first event, so a test can act at a known point of a turn.
 """
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 
 import pytest
 from chatkit.types import (
     ClientToolCallItem,
-    InferenceOptions,
     StructuredInputFreeform,
     StructuredInputItem,
-    ThreadItem,
-    UserMessageItem,
-    UserMessageTextContent,
 )
 from django.utils import timezone
 
 from chatkit_backend import models
 from chatkit_backend.ids import generate_id
-from chatkit_backend.testing import message_input
-from tests.fake_provider import FakeProvider
-from tests.live_server import LiveServer
-from tests.turn_streams import (
+from chatkit_backend.testing import LiveServer, message_input
+from tests.support.db import make_thread, user_message
+from tests.support.fake_provider import FakeProvider
+from tests.support.turn_streams import (
     DISCONNECT,
     SLOW_ANSWER,
     after_deltas,
@@ -36,51 +31,9 @@ from tests.turn_streams import (
     on_thread_created,
     stream_turn,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def make_thread(user, *items: ThreadItem, status: dict | None = None) -> str:
-    """A thread of ``user`` holding ``items``, written straight to the database."""
-    thread_id = generate_id("thread")
-    now = timezone.now()
-    models.Thread.objects.create(
-        id=thread_id,
-        owner=user,
-        title="Existing",
-        status=status or {"type": "active"},
-        created_at=now,
-        updated_at=now,
-    )
-    for offset, item in enumerate(items):
-        item.thread_id = thread_id
-        models.ThreadItem.objects.create(
-            thread_id=thread_id,
-            item_id=item.id,
-            type=item.type,
-            created_at=now + timedelta(milliseconds=offset),
-            data=item.model_dump(mode="json"),
-        )
-    return thread_id
-
-
-def user_message(text: str) -> UserMessageItem:
-    return UserMessageItem(
-        id=generate_id("message"),
-        thread_id="pending",
-        created_at=datetime.now(),
-        content=[UserMessageTextContent(text=text)],
-        inference_options=InferenceOptions(),
-    )
-
-
-def wait_until(condition, timeout: float = 10.0, message: str = ""):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(message or "condition not met in time")
-        time.sleep(0.05)
-    return result
 
 
 # -- 1. deleting a thread mid-turn stops the turn, and the turn is still charged ----------------

@@ -15,9 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from pydantic import TypeAdapter
 
 from chatkit_backend import models
-from tests.live_server import LiveServer
-
-from .test_attachments import stored_files
+from chatkit_backend.testing import LiveServer
+from tests.support.files import stored_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT = TypeAdapter(Attachment)

@@ -21,7 +21,7 @@ def console_settings(request: HttpRequest) -> dict[str, Any]:
         "api_url": reverse("chatkit_backend:api"),
         "upload_url": reverse("chatkit_backend:upload"),
         "csrf_token": get_token(request),
-        "attachments": bool(conf.ATTACHMENTS),
+        "attachments": conf.ATTACHMENTS,
         "accept": ",".join(conf.ATTACHMENT_ALLOWED_TYPES),
-        "max_bytes": int(conf.ATTACHMENT_MAX_BYTES),
+        "max_bytes": conf.ATTACHMENT_MAX_BYTES,
     }

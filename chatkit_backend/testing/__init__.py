@@ -1,26 +1,30 @@
-"""Helpers for testing a site's ChatKit backend: protocol clients and agent overrides.
+"""Helpers for testing a site's ChatKit backend: protocol clients, agent overrides and a live
+ASGI server.
 
 Add ``pytest_plugins = ["chatkit_backend.testing.pytest_plugin"]`` to your ``conftest.py`` for
-the fixtures ``chatkit_user``, ``chatkit_client``, ``async_chatkit_client`` and
-``scripted_model``.
+the fixtures ``chatkit_user``, ``chatkit_client``, ``async_chatkit_client``,
+``scripted_model`` and ``live_asgi``.
 """
 
 from .agents import override_agent, scripted_agent
-from .client import (
-    AsyncChatKitClient,
-    ChatKitClient,
+from .client import AsyncChatKitClient, ChatKitClient
+from .live_server import LiveASGIServer, LiveServer
+from .wire import (
     ChatKitError,
     RawResponse,
     StreamResult,
     message_input,
     parse_sse,
     response_body,
+    text_deltas,
 )
 
 __all__ = [
     "AsyncChatKitClient",
     "ChatKitClient",
     "ChatKitError",
+    "LiveASGIServer",
+    "LiveServer",
     "RawResponse",
     "StreamResult",
     "message_input",
@@ -28,4 +32,5 @@ __all__ = [
     "parse_sse",
     "response_body",
     "scripted_agent",
+    "text_deltas",
 ]

@@ -5,12 +5,14 @@ Load them with ``pytest_plugins = ["chatkit_backend.testing.pytest_plugin"]``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .agents import scripted_agent
 from .client import AsyncChatKitClient, ChatKitClient
+from .live_server import LiveASGIServer, LiveServer, close_server_connections
 
 
 @pytest.fixture
@@ -48,3 +50,31 @@ def scripted_model(settings: Any) -> Any:
         "AGENT": scripted_agent(model),
     }
     return model
+
+
+@pytest.fixture(scope="session")
+def live_asgi_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[LiveASGIServer]:
+    """One live ASGI server for the test session (see ``live_asgi``)."""
+    # After django_db_setup: the server's connections must open the test database.
+    server = LiveASGIServer()
+    server.start()
+    yield server
+    server.stop()
+    with django_db_blocker.unblock():
+        close_server_connections()
+
+
+@pytest.fixture
+def live_asgi(live_asgi_server: LiveASGIServer, transactional_db: Any) -> Iterator[LiveServer]:
+    """A real ASGI server (uvicorn, in a thread) serving the site, and clients for it.
+
+    Use it where Django's test client cannot go: reading a stream event by event, dropping
+    the connection mid-answer, concurrent requests. ``live_asgi.chatkit(user)`` is a
+    ``ChatKitClient`` over HTTP with a bearer token; ``live_asgi.http(user)`` an
+    ``httpx.Client``; ``live_asgi.url`` the server's base URL. The database is transactional
+    (the server's threads only see committed rows): mark such tests
+    ``@pytest.mark.django_db(transaction=True)``.
+    """
+    live = LiveServer(live_asgi_server.url)
+    yield live
+    live.close()

@@ -1,0 +1,161 @@
+"""The offline demo model: a local, deterministic stand-in for a real provider.
+
+Like Django's console email backend, it lets a fresh install work end to end with nothing
+configured, and says so in every answer. It streams a short explanation of how to configure
+a real provider and, when the user names one of the agent's function tools, calls that tool
+(arguments from a JSON object in the message, if any) and reports what it returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agents import FunctionTool, Model, ModelResponse, Usage
+from agents.items import TResponseInputItem, TResponseStreamEvent
+from openai.types.responses import (
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseUsage,
+)
+
+from . import events
+
+LABEL = "**Offline demo model.**"
+HOW_TO_CONFIGURE = (
+    "This answer comes from chatkit_backend's built-in demo model, not from an AI. "
+    "To talk to a real model, set `OPENAI_API_KEY` (or `LLM_PROVIDER=gemini` and "
+    "`GEMINI_API_KEY`, or `LLM_PROVIDER=openai_compatible` with `LLM_BASE_URL` and "
+    "`LLM_MODEL`) and restart the server."
+)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        part.get("text", "") for part in content or [] if isinstance(part, dict)
+    ).strip()
+
+
+def _last_user_text(items: list[dict[str, Any]]) -> str:
+    for item in reversed(items):
+        if item.get("role") == "user" and not _text_of(item.get("content")).startswith(
+            "Hidden context"
+        ):
+            return _text_of(item.get("content"))
+    return ""
+
+
+def _requested_tool(text: str, tools: list[Any]) -> FunctionTool | None:
+    lowered = text.lower()
+    for tool in tools:
+        if isinstance(tool, FunctionTool):
+            name = tool.name.lower()
+            if name in lowered or name.replace("_", " ") in lowered:
+                return tool
+    return None
+
+
+def _arguments_in(text: str) -> str:
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    if match:
+        try:
+            return json.dumps(json.loads(match.group(0)))
+        except ValueError:
+            pass
+    return "{}"
+
+
+class OfflineModel(Model):
+    """A deterministic model that needs no network and no key."""
+
+    def __init__(self, name: str = "offline-demo", *, delay: float = 0.0):
+        self.name = name
+        self.delay = delay
+
+    def _plan(self, input: str | list[TResponseInputItem], tools: list[Any]) -> list[Any]:
+        items: list[dict[str, Any]] = (
+            [{"role": "user", "content": input}] if isinstance(input, str) else list(input)  # type: ignore[list-item]
+        )
+        last = items[-1] if items else {}
+        if last.get("type") == "function_call_output":
+            name = next(
+                (
+                    item.get("name")
+                    for item in reversed(items)
+                    if item.get("type") == "function_call"
+                    and item.get("call_id") == last.get("call_id")
+                ),
+                "a tool",
+            )
+            return [events.message(f"{LABEL} The tool `{name}` returned: {last.get('output')}")]
+        text = _last_user_text(items)
+        tool = _requested_tool(text, tools)
+        if tool is not None:
+            call_id = f"call_{secrets.token_hex(8)}"
+            return [
+                ResponseFunctionToolCall(
+                    id=f"fc_{secrets.token_hex(8)}",
+                    call_id=call_id,
+                    type="function_call",
+                    name=tool.name,
+                    arguments=_arguments_in(text),
+                    status="completed",
+                )
+            ]
+        names = [tool.name for tool in tools if isinstance(tool, FunctionTool)]
+        tools_hint = (
+            f" Mention a tool to see the agent call it: {', '.join(f'`{n}`' for n in names)}."
+            if names
+            else ""
+        )
+        quoted = f' You said: "{text[:200]}".' if text else ""
+        return [events.message(f"{LABEL}{quoted} {HOW_TO_CONFIGURE}{tools_hint}")]
+
+    @staticmethod
+    def _usage(output: list[Any], input_words: int) -> ResponseUsage:
+        output_words = sum(
+            len(part.text.split())
+            for item in output
+            if isinstance(item, ResponseOutputMessage)
+            for part in item.content
+            if isinstance(part, ResponseOutputText)
+        )
+        return events.usage(input_words, output_words)
+
+    @staticmethod
+    def _input_words(input: str | list[TResponseInputItem]) -> int:
+        if isinstance(input, str):
+            return len(input.split())
+        return sum(len(_text_of(item.get("content")).split()) for item in input)  # type: ignore[union-attr]
+
+    async def get_response(
+        self, system_instructions, input, model_settings, tools, *args, **kwargs
+    ):  # type: ignore[override]
+        output = self._plan(input, tools)
+        tokens = self._usage(output, self._input_words(input))
+        usage = Usage(
+            requests=1,
+            input_tokens=tokens.input_tokens,
+            output_tokens=tokens.output_tokens,
+            total_tokens=tokens.total_tokens,
+        )
+        return ModelResponse(output=output, usage=usage, response_id=None)
+
+    async def stream_response(  # type: ignore[override]
+        self, system_instructions, input, model_settings, tools, *args, **kwargs
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        output = self._plan(input, tools)
+        async for event in events.stream_output(
+            output,
+            model=self.name,
+            tokens=self._usage(output, self._input_words(input)),
+            deltas=lambda text: re.findall(r"\S+\s*", text),
+            delay=self.delay,
+        ):
+            yield event

@@ -1,0 +1,175 @@
+"""Thread items: pages of them (newest first for the model), upserts, feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError
+from chatkit.types import Page, ThreadItem
+from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
+
+from .. import models
+from ..context import RequestContext
+from ..timestamps import aware
+from .base import ScopedStore
+from .memo import memo_of
+from .rows import Order, announce, item_from, keyset, page_of
+
+
+def _release_idle_connections() -> None:
+    for connection in connections.all(initialized_only=True):
+        # Never inside a transaction: closing would doom it (a test's, or the caller's).
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+class ItemsMixin(ScopedStore):
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: RequestContext,
+    ) -> Page[ThreadItem]:
+        if after is None and order == "desc":
+            page = memo_of(context).newest_page(thread_id, limit, context)
+            if page is not None:
+                return page  # no thread hop for what this request already loaded
+        return await sync_to_async(self._load_thread_items)(thread_id, after, limit, order, context)
+
+    async def load_history(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> Page[ThreadItem]:
+        """The newest ``limit`` items, newest first, then the connection handed back.
+
+        One thread hop for what a turn does before the model runs (see
+        :meth:`release_connection`).
+        """
+
+        def load_and_release() -> Page[ThreadItem]:
+            try:
+                return self._load_thread_items(thread_id, None, limit, "desc", context)
+            finally:
+                _release_idle_connections()
+
+        return await sync_to_async(load_and_release)()
+
+    def _load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: Order, context: RequestContext
+    ) -> Page[ThreadItem]:
+        memo = memo_of(context)
+        newest_first = after is None and order == "desc"
+        if newest_first and (page := memo.newest_page(thread_id, limit, context)) is not None:
+            return page
+        items = models.ThreadItem.objects.filter(thread_id=thread_id)
+        cursor = None
+        if after:
+            # The cursor row proves the caller may read the thread too: one query for both.
+            cursor = (
+                self._items(thread_id, context, write=False)
+                .filter(item_id=after)
+                .values_list("created_at", "seq")
+                .first()
+            )
+            if cursor is None:
+                if not self._readable(thread_id, context):
+                    return Page(data=[], has_more=False, after=None)
+                raise NotFoundError(f"Item {after} not found in thread {thread_id}")
+        elif not self._readable(thread_id, context):
+            # The SDK's contract: a thread the caller may not see has no items for them.
+            return Page(data=[], has_more=False, after=None)
+        rows = list(keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1])
+        rows, has_more, next_after = page_of(rows, limit, lambda row: row[0])
+        if newest_first:
+            memo.newest[thread_id] = ([data for _, data in rows], has_more)
+        return Page(
+            data=[item_from(data, context) for _, data in rows], has_more=has_more, after=next_after
+        )
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        # An upsert: stream_agent_response re-emits an open workflow item on the next turn.
+        await sync_to_async(self._upsert_item)(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await sync_to_async(self._upsert_item)(thread_id, item, context)
+
+    def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        if (
+            context.turn is not None
+            and context.turn.stopped
+            and context.turn.thread_id == thread_id
+        ):
+            return  # the turn's thread is gone: its last items have nowhere to go
+        self._touch(thread_id, context)
+        try:
+            # One statement: insert, or replace the JSON of the item with this id (its place in
+            # the thread, created_at and seq, stays).
+            models.ThreadItem.objects.bulk_create(
+                [
+                    models.ThreadItem(
+                        thread_id=thread_id,
+                        item_id=item.id,
+                        type=item.type,
+                        created_at=aware(item.created_at),
+                        data=item.model_dump(mode="json"),
+                    )
+                ],
+                update_conflicts=True,
+                unique_fields=["thread", "item_id"],
+                update_fields=["data", "type"],
+            )
+        except IntegrityError:
+            # The thread was deleted since this request touched it (by another worker).
+            if models.Thread.objects.filter(id=thread_id).exists():
+                raise
+            self._vanished(thread_id, context)
+            return
+        announce(thread_id, context, "item")
+
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        return await sync_to_async(self._load_item)(thread_id, item_id, context)
+
+    def _load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        data = (
+            self._items(thread_id, context, write=False)
+            .filter(item_id=item_id)
+            .values_list("data", flat=True)
+            .first()
+        )
+        if data is None:
+            raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
+        return item_from(data, context)
+
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> None:
+        await sync_to_async(self._delete_thread_item)(thread_id, item_id, context)
+
+    def _delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
+        self._touch(thread_id, context)
+        models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
+        announce(thread_id, context, "item")
+
+    async def set_feedback(
+        self, thread_id: str, item_ids: Iterable[str], kind: str, context: RequestContext
+    ) -> None:
+        """Record feedback on items of the caller's thread; any unknown id changes nothing."""
+        await sync_to_async(self._set_feedback)(thread_id, set(item_ids), kind, context)
+
+    def _set_feedback(
+        self, thread_id: str, item_ids: set[str], kind: str, context: RequestContext
+    ) -> None:
+        with transaction.atomic():
+            updated = (
+                self._items(thread_id, context, write=True)
+                .filter(item_id__in=item_ids)
+                .update(feedback=kind, feedback_at=timezone.now())
+            )
+            if updated != len(item_ids):
+                # Raising inside atomic() rolls the partial update back.
+                raise NotFoundError(f"Item not found in thread {thread_id}")

@@ -1,0 +1,72 @@
+"""What the store already knows within one request, so a turn does not ask the database the
+same question twice: threads it loaded, the newest items, the threads it may write.
+
+Kept beside the request's ``RequestContext`` (never on it: it is the store's own business),
+and dropped with it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatkit.types import Page, ThreadItem, ThreadMetadata
+
+from .. import models
+from ..context import RequestContext
+from .rows import item_from, saved_values, to_metadata
+
+
+@dataclass
+class RequestMemo:
+    """One request's answers, reused within that request only and dropped on every write."""
+
+    threads: dict[str, ThreadMetadata] = field(default_factory=dict)
+    # thread id -> its saved_values() as this request last read or wrote them: a later save
+    # writes only what changed since, and never recreates a thread this request saw.
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    writable: set[str] = field(default_factory=set)
+    # thread id -> (the newest items' stored JSON, newest first; whether older ones exist).
+    # JSON, not the items: each reader gets items of its own to change.
+    newest: dict[str, tuple[list[dict[str, Any]], bool]] = field(default_factory=dict)
+
+    def newest_page(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> Page[ThreadItem] | None:
+        cached = self.newest.get(thread_id)
+        if cached is None:
+            return None
+        rows, older = cached
+        if limit > len(rows) and older:
+            return None
+        data = [item_from(row, context) for row in rows[:limit]]
+        has_more = len(rows) > limit or older
+        return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
+
+
+# id(context) -> its memo, until the context is garbage (a context is unhashable: it is a
+# dataclass that compares by value).
+_memos: dict[int, RequestMemo] = {}
+
+
+def memo_of(context: RequestContext) -> RequestMemo:
+    key = id(context)
+    memo = _memos.get(key)
+    if memo is None:
+        memo = _memos[key] = RequestMemo()
+        weakref.finalize(context, _memos.pop, key, None)
+    return memo
+
+
+def forget(context: RequestContext) -> None:
+    """Drop what the store knows for ``context`` (after a delete)."""
+    _memos.pop(id(context), None)
+
+
+def remember(context: RequestContext, row: models.Thread) -> ThreadMetadata:
+    """Keep a thread row this request read; returns it as the SDK's metadata."""
+    memo = memo_of(context)
+    metadata = memo.threads[row.id] = to_metadata(row)
+    memo.stored[row.id] = saved_values(metadata)
+    return metadata

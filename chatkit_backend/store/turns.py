@@ -1,0 +1,125 @@
+"""Turns in the database: the claim on a thread, the budget reservation, what a turn spent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import models
+from ..context import RequestContext
+from ..exceptions import TurnInProgress
+from ..intake.clients import address_key
+from ..turns import Turn, lease_end, register, unregister, usage
+from .base import ScopedStore
+from .memo import memo_of, remember
+
+
+def _budget_address(context: RequestContext) -> str | None:
+    """An anonymous visitor's address, as budgets count it (a new session is one dropped
+    cookie away); ``None`` for users, who are counted per user."""
+    if context.owner.user_id is not None or not context.client_address:
+        return None
+    return address_key(context.client_address)
+
+
+def _budget_counters(context: RequestContext) -> list[dict[str, Any]]:
+    """The daily counters a turn of ``context`` is checked against (see ``usage.counters``)."""
+    return usage.counters(context.owner, _budget_address(context))
+
+
+class TurnsMixin(ScopedStore):
+    async def record_usage(
+        self, thread_id: str | None, context: RequestContext, **fields: Any
+    ) -> None:
+        """Keep one run's token usage (``TurnUsage`` fields), owned like the thread.
+
+        Usage outlives its thread: if the thread is gone, the row is kept without it.
+        """
+        fields = {**fields, "client_address": _budget_address(context) or ""}
+        await sync_to_async(usage.record)(context.owner, thread_id, [fields])
+
+    async def begin_turn(
+        self,
+        thread_id: str | None,
+        context: RequestContext,
+        *,
+        budget: int | None = None,
+        reservation: int = 0,
+    ) -> Turn:
+        """Start a turn: claim ``thread_id`` (``None`` for threads.create, whose new thread is
+        claimed when stored) and reserve ``reservation`` tokens against ``budget``.
+
+        One thread hop. Raises ``NotFoundError``, ``TurnInProgress`` (another turn holds the
+        thread) or ``TurnRefused`` (the budget is spent), having changed nothing.
+        """
+        turn = Turn(owner=context.owner, thread_id=thread_id)
+        await sync_to_async(self._begin_turn)(turn, context, budget, reservation)
+        context.turn = turn
+        register(turn)
+        return turn
+
+    def _begin_turn(
+        self, turn: Turn, context: RequestContext, budget: int | None, reservation: int
+    ) -> None:
+        with transaction.atomic():  # a refused reservation undoes the claim
+            if turn.thread_id is not None:
+                self._claim(turn, context)
+            if budget is not None:
+                turn.day = usage.reserve(_budget_counters(context), budget, reservation)
+                turn.reserved = reservation
+
+    def _claim(self, turn: Turn, context: RequestContext) -> None:
+        now = timezone.now()
+        rows = self._threads(context, write=True).filter(id=turn.thread_id)
+        free = Q(turn_lease_until__isnull=True) | Q(turn_lease_until__lt=now)
+        claimed = rows.filter(free).update(turn_lease=turn.lease, turn_lease_until=lease_end())
+        row = rows.first()
+        if row is None:
+            raise NotFoundError(f"Thread {turn.thread_id} not found")
+        if not claimed:
+            raise TurnInProgress(
+                "The assistant is still answering in this thread. Try again when it is done."
+            )
+        remember(context, row)
+        memo_of(context).writable.add(row.id)
+
+    async def renew_turn(self, turn: Turn) -> bool:
+        """Extend the turn's claim; False if it no longer holds it (the thread is gone)."""
+        if turn.thread_id is None:
+            return True
+
+        def renew() -> bool:
+            rows = models.Thread.objects.filter(id=turn.thread_id, turn_lease=turn.lease)
+            return bool(rows.update(turn_lease_until=lease_end()))
+
+        return await sync_to_async(renew)()
+
+    async def end_turn(self, turn: Turn, context: RequestContext, *, ran: bool = True) -> None:
+        """End a turn: record what it spent, settle its reservation, release its thread.
+
+        One thread hop. ``ran=False`` for a turn refused before it streamed: nothing was spent
+        and the thread's last activity stays as it was.
+        """
+        unregister(turn)
+        turn.cancel_runs()  # whatever still runs stops spending now
+        charges = turn.charges()
+
+        def release_and_settle() -> None:
+            if turn.thread_id is not None:
+                activity = {"updated_at": timezone.now()} if ran else {}
+                models.Thread.objects.filter(id=turn.thread_id, turn_lease=turn.lease).update(
+                    turn_lease="", turn_lease_until=None, **activity
+                )
+            if turn.day is not None:
+                spent = sum(charge.total_tokens for charge in charges)
+                usage.settle(_budget_counters(context), turn.day, turn.reserved, spent)
+
+        thread_id = None if turn.stopped == "deleted" else turn.thread_id
+        address = {"client_address": _budget_address(context) or ""}
+        rows = [{**charge.fields(), **address} for charge in charges]
+        await sync_to_async(usage.record)(context.owner, thread_id, rows, release_and_settle)
