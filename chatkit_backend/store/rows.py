@@ -12,7 +12,7 @@ from django.db.models import Q
 from pydantic import TypeAdapter
 
 from .. import models
-from ..attachments import refresh_preview
+from ..attachments import refresh_generated_image, refresh_preview
 from ..context import RequestContext
 from ..signals import thread_changed
 
@@ -57,7 +57,8 @@ def item_from(data: dict[str, Any], context: RequestContext) -> ThreadItem:
     if data.get("attachments"):
         # Image previews are signed URLs that expire: sign them afresh on every read.
         data = {**data, "attachments": [refresh_preview(a, context) for a in data["attachments"]]}
-    return ITEM_ADAPTER.validate_python(data)
+    # A generated image's URL is signed too (see attachments.generated).
+    return ITEM_ADAPTER.validate_python(refresh_generated_image(data, context))
 
 
 def announce(thread_id: str, context: RequestContext, change: str) -> None:
