@@ -58,14 +58,18 @@ def starting_agent(root: Agent[Any], thread: ThreadMetadata) -> Agent[Any]:
 def remember_active_agent(thread: ThreadMetadata, root: Agent[Any], last: Agent[Any]) -> None:
     """Keep ``last`` (the agent that ended the run) as the thread's agent for the next turn.
 
-    Changes ``thread.metadata`` in place; the server saves the thread when it changed.
+    The server saves the thread when it changed. ``thread.metadata`` gets a new dict rather
+    than a change in place, so nothing holding the old one sees it change.
     """
     if last.name == root.name:
         forget_active_agent(thread)
     elif active_agent_name(thread) != last.name:
-        thread.metadata[ACTIVE_AGENT_KEY] = last.name
+        thread.metadata = {**thread.metadata, ACTIVE_AGENT_KEY: last.name}
 
 
 def forget_active_agent(thread: ThreadMetadata) -> bool:
     """Send the thread's next turn to the root agent; whether it was elsewhere."""
-    return thread.metadata.pop(ACTIVE_AGENT_KEY, None) is not None
+    if ACTIVE_AGENT_KEY not in thread.metadata:
+        return False
+    thread.metadata = {k: v for k, v in thread.metadata.items() if k != ACTIVE_AGENT_KEY}
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
@@ -42,7 +43,8 @@ def saved_values(thread: ThreadMetadata) -> dict[str, Any]:
     return {
         "title": thread.title,
         "status": thread.status.model_dump(mode="json"),
-        "metadata": thread.metadata,
+        # A copy: server code may change the thread's dict in place after the save.
+        "metadata": copy.deepcopy(thread.metadata),
         "allowed_image_domains": thread.allowed_image_domains,
     }
 
