@@ -31,7 +31,7 @@ def duration_of(data: bytes) -> float | None:
     kind = container_of(data[:12])
     try:
         return readers[kind](data) if kind else None
-    except (IndexError, struct.error, ValueError):  # truncated or malformed: not told
+    except (IndexError, StopIteration, struct.error, ValueError):  # malformed: not told
         return None
 
 
