@@ -13,11 +13,13 @@ import json
 import pytest
 from agents import Agent, GuardrailFunctionOutput, input_guardrail, output_guardrail
 from agents.testing import ScriptedModel, assistant_message, function_call
+from asgiref.sync import async_to_sync
 from chatkit.types import ErrorEvent, NoticeEvent, ProgressUpdateEvent, ThreadItemRemovedEvent
 
 from chatkit_backend import models
 from chatkit_backend.reasoning.handoffs import ACTIVE_AGENT_KEY, RESET_AGENT_ACTION
 from chatkit_backend.testing import override_agent
+from chatkit_backend.threads import reset_agent
 from tests.support.agents import WEATHER_CALLS, tools_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,6 +100,13 @@ def test_a_sync_reset_works_too(chatkit_client, team):
     response = chatkit_client.sync_custom_action(first.thread_id, RESET)
     assert response.updated_item is None
     assert active_agent(first.thread_id) is None
+
+
+def test_server_code_can_reset_a_thread(chatkit_client, team):
+    first = hand_to_billing(chatkit_client, team)
+    assert async_to_sync(reset_agent)(first.thread_id) is True
+    assert active_agent(first.thread_id) is None
+    assert async_to_sync(reset_agent)(first.thread_id) is False
 
 
 def test_a_handoff_back_to_the_root_forgets_the_specialist(chatkit_client, team):

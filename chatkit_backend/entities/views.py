@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from pydantic import BaseModel, ValidationError
 
 from ..conf import conf
+from ..context import RequestContext
 from ..intake.http import error_response, guard
 from .schema import ENTITIES, Entity
 
@@ -57,15 +58,24 @@ def _limit(raw: str | None) -> int:
         return DEFAULT_RESULTS
 
 
+async def guarded_hook(
+    request: HttpRequest, method: str, setting: str
+) -> tuple[RequestContext, Callable[..., Any]] | HttpResponseBase:
+    """The caller's context and the hook ``setting`` names, or the refusal to answer."""
+    checked = await guard(request, methods=(method,), scope="requests")
+    if isinstance(checked, HttpResponseBase):
+        return checked
+    hook = conf.imported(setting)
+    return (checked, hook) if hook is not None else not_configured(setting)
+
+
 @csrf_exempt  # safe: GET only; CSRF is the authentication's (session) business
 async def entity_search(request: HttpRequest) -> HttpResponseBase:
     """Entities matching ``q`` for the caller, as ``ENTITY_SEARCH`` finds them."""
-    checked = await guard(request, methods=("GET",), scope="requests")
-    if isinstance(checked, HttpResponseBase):
-        return checked
-    search = conf.imported("ENTITY_SEARCH")
-    if search is None:
-        return not_configured("ENTITY_SEARCH")
+    guarded = await guarded_hook(request, "GET", "ENTITY_SEARCH")
+    if isinstance(guarded, HttpResponseBase):
+        return guarded
+    checked, search = guarded
     query = request.GET.get("q", "")
     if len(query) > MAX_QUERY_CHARS:
         return error_response(
@@ -104,12 +114,10 @@ def _widget_json(preview: Any) -> Any:
 @csrf_exempt  # a session's CSRF token is checked by its authentication (see auth.py)
 async def entity_preview(request: HttpRequest) -> HttpResponseBase:
     """A preview widget for the entity in the body, as ``ENTITY_PREVIEW`` draws it."""
-    checked = await guard(request, methods=("POST",), scope="requests")
-    if isinstance(checked, HttpResponseBase):
-        return checked
-    preview_hook = conf.imported("ENTITY_PREVIEW")
-    if preview_hook is None:
-        return not_configured("ENTITY_PREVIEW")
+    guarded = await guarded_hook(request, "POST", "ENTITY_PREVIEW")
+    if isinstance(guarded, HttpResponseBase):
+        return guarded
+    checked, preview_hook = guarded
     entity = _entity_of(request)
     if isinstance(entity, JsonResponse):
         return entity
