@@ -134,6 +134,10 @@ def test_preview_shows_the_callers_thread_and_nobody_elses(
 def test_preview_refuses_bad_bodies_and_checks_csrf(chatkit_client, chatkit_user, threads_source):
     bad = preview(chatkit_client.transport, {"title": "no id"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_entity"
+    nested = chatkit_client.transport.post(
+        PREVIEW, "[" * 5000 + "]" * 5000, content_type="application/json"
+    )
+    assert nested.status_code == 400
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(chatkit_user)
     assert preview(strict, {"id": "thr_x", "title": "x"}).status_code == 403

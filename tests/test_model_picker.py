@@ -132,3 +132,14 @@ def test_the_composer_endpoint_feeds_the_page(chatkit_client, client, settings):
 
 def test_the_composer_endpoint_needs_credentials(client):
     assert client.get("/chatkit/composer").status_code == 401
+
+
+def broken_agent(context):
+    raise RuntimeError("the site's agent factory is broken")
+
+
+def test_a_tool_pick_with_a_broken_agent_is_an_error_event_not_a_500(chatkit_client, settings):
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "AGENT": broken_agent}
+    response = create(chatkit_client, tool_choice={"id": "get_weather"})
+    assert response.status == 200
+    assert [type(e) for e in parse_sse(response.content)][-1] is ErrorEvent

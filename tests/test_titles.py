@@ -124,3 +124,15 @@ def test_a_title_agent_of_the_sites_own(chatkit_client, settings, model):
     assert chatkit_client.get_thread(result.thread_id).title == "Weekend plans"
     # The title agent read the first message.
     assert "What should I do this weekend?" in str(title_model.calls[0].input)
+
+
+def not_an_agent(context):
+    return "this is not an agent"
+
+
+def test_a_broken_title_agent_never_fails_the_turn(chatkit_client, settings, model):
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "TITLE_AGENT": not_an_agent}
+    model.enqueue([assistant_message("Fine.")])
+    result = chatkit_client.create_thread("Is everything fine?")
+    assert result.errors == [] and result.assistant_text == "Fine."
+    assert chatkit_client.get_thread(result.thread_id).title == "Is everything fine?"

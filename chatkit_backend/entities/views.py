@@ -99,7 +99,7 @@ def _entity_of(request: HttpRequest) -> Entity | JsonResponse:
         return error_response(413, "request_too_large", "The entity is too large.")
     try:
         return Entity.model_validate(json.loads(request.body))
-    except (ValueError, ValidationError):
+    except (ValueError, RecursionError, ValidationError):
         return error_response(400, "invalid_entity", "Send the entity as a JSON object.")
 
 

@@ -131,7 +131,10 @@ class Orchestrator(titles.TitleWriting):
         """Why a message's picks (model, tool) cannot be honoured, or ``None``."""
         problem = choices.model_refusal(options)
         if problem is None and options.tool_choice is not None:
-            root = await self.root_agent(context)
+            try:
+                root = await self.root_agent(context)
+            except Exception:  # a broken AGENT: the turn reports it, as an error event
+                return None
             agent = self.starting_agent(root, thread) if thread is not None else root
             problem = choices.tool_refusal(options, agent)
         return problem

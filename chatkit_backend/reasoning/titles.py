@@ -182,7 +182,11 @@ class TitleWriting:
         provider: ProviderConfig,
     ) -> str | None:
         """The title agent's title for a first message, or ``None`` (use the first words)."""
-        agent = await title_agent(context)
+        try:
+            agent = await title_agent(context)
+        except Exception:  # a broken TITLE_AGENT never fails the turn (check E170 reports it)
+            logger.exception("TITLE_AGENT could not be resolved: using the first words")
+            return None
         if agent is None or (provider.provider == "offline" and needs_provider(agent)):
             return None
         meters: list[UsageMeter] = []
