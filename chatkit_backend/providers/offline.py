@@ -93,6 +93,12 @@ def _call(name: str, arguments: str) -> ResponseFunctionToolCall:
     )
 
 
+def _handoffs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """The handoffs of a ``Model.get_response`` / ``stream_response`` call: the argument after
+    ``tools`` and ``output_schema``."""
+    return list(kwargs.get("handoffs") or (args[1] if len(args) > 1 else []))
+
+
 def _arguments_in(text: str) -> str:
     match = re.search(r"\{.*\}", text, re.DOTALL)
     if match:
@@ -165,17 +171,9 @@ class OfflineModel(Model):
         return sum(len(_text_of(item.get("content")).split()) for item in input)  # type: ignore[union-attr]
 
     async def get_response(
-        self,
-        system_instructions,
-        input,
-        model_settings,
-        tools,
-        output_schema,
-        handoffs,
-        *args,
-        **kwargs,
+        self, system_instructions, input, model_settings, tools, *args, **kwargs
     ):  # type: ignore[override]
-        output = self._plan(input, tools, handoffs)
+        output = self._plan(input, tools, _handoffs(args, kwargs))
         tokens = self._usage(output, self._input_words(input))
         usage = Usage(
             requests=1,
@@ -186,17 +184,9 @@ class OfflineModel(Model):
         return ModelResponse(output=output, usage=usage, response_id=None)
 
     async def stream_response(  # type: ignore[override]
-        self,
-        system_instructions,
-        input,
-        model_settings,
-        tools,
-        output_schema,
-        handoffs,
-        *args,
-        **kwargs,
+        self, system_instructions, input, model_settings, tools, *args, **kwargs
     ) -> AsyncIterator[TResponseStreamEvent]:
-        output = self._plan(input, tools, handoffs)
+        output = self._plan(input, tools, _handoffs(args, kwargs))
         async for event in events.stream_output(
             output,
             model=self.name,
