@@ -82,16 +82,14 @@ async def entity_search(request: HttpRequest) -> HttpResponseBase:
             400, "query_too_long", f"Search for at most {MAX_QUERY_CHARS} characters."
         )
     try:
-        found = ENTITIES.validate_python(
-            [
-                e.as_json() if isinstance(e, Entity) else e
-                for e in await call_hook(search, query, checked)
-            ]
+        # Only what is sent is checked: a source may return more than the page shows.
+        found = list(await call_hook(search, query, checked))[: _limit(request.GET.get("limit"))]
+        entities = ENTITIES.validate_python(
+            [entity.as_json() if isinstance(entity, Entity) else entity for entity in found]
         )
     except Exception:
         return hook_failed("ENTITY_SEARCH")
-    entities = [entity.as_json() for entity in found[: _limit(request.GET.get("limit"))]]
-    return JsonResponse({"entities": entities})
+    return JsonResponse({"entities": [entity.as_json() for entity in entities]})
 
 
 def _entity_of(request: HttpRequest) -> Entity | JsonResponse:
