@@ -11,10 +11,25 @@ from __future__ import annotations
 import json
 
 import pytest
-from agents import Agent, GuardrailFunctionOutput, input_guardrail, output_guardrail
+from agents import (
+    Agent,
+    GuardrailFunctionOutput,
+    RunContextWrapper,
+    function_tool,
+    input_guardrail,
+    output_guardrail,
+)
 from agents.testing import ScriptedModel, assistant_message, function_call
 from asgiref.sync import async_to_sync
-from chatkit.types import ErrorEvent, NoticeEvent, ProgressUpdateEvent, ThreadItemRemovedEvent
+from chatkit.agents import AgentContext
+from chatkit.types import (
+    CustomTask,
+    ErrorEvent,
+    NoticeEvent,
+    ProgressUpdateEvent,
+    ThreadItemRemovedEvent,
+    WorkflowItem,
+)
 
 from chatkit_backend import models
 from chatkit_backend.reasoning.handoffs import ACTIVE_AGENT_KEY, RESET_AGENT_ACTION
@@ -214,3 +229,23 @@ def test_an_output_guardrail_trip_withdraws_the_answer(chatkit_client):
     )
     assert "The secret is 42" not in stored
     assert after.assistant_text == "Happy to help with billing."
+
+
+@function_tool
+async def research(ctx: RunContextWrapper[AgentContext]) -> str:
+    """Show a workflow task while researching."""
+    await ctx.context.add_workflow_task(CustomTask(title="Reading the archive"))
+    return "Found it."
+
+
+def test_a_tools_own_workflow_tasks_stream_and_are_kept(chatkit_client):
+    model = ScriptedModel()
+    model.extend([[function_call("research", {}, call_id="r1")], [assistant_message("Done.")]])
+    agent = Agent(name="Researcher", instructions="Research.", model=model, tools=[research])
+    with override_agent(agent):
+        result = chatkit_client.create_thread("Research this")
+    # The SDK times the workflow while it streams: it must keep its own (naive) timestamps.
+    assert result.errors == [] and result.assistant_text == "Done."
+    [workflow] = [item for item in result.items if isinstance(item, WorkflowItem)]
+    assert [task.title for task in workflow.workflow.tasks] == ["Reading the archive"]
+    assert workflow.workflow.summary is not None
