@@ -25,10 +25,18 @@ class Unsupported(RequestError):
 
 
 class TurnRefused(RequestError):
-    """A turn the caller may not start now (budget spent); shown in the widget as an error."""
+    """A turn the caller may not start (budget spent, a model not offered); shown in the
+    widget as an error event, with nothing stored."""
 
     code = "turn_refused"
     status = 429
+
+
+class ChoiceRefused(TurnRefused):
+    """A message picks a model or a tool the site does not offer (``inference_options``)."""
+
+    code = "choice_refused"
+    status = 400
 
 
 class TurnInProgress(RequestError):

@@ -223,6 +223,11 @@ class DailyUsage(OwnedModel):
         default=0,
         help_text=_("Held by turns still running (or by workers that died mid-turn)."),
     )
+    budget_warned = models.BooleanField(
+        _("warned"),
+        default=False,
+        help_text=_("The owner was told that day that their budget is running low."),
+    )
 
     class Meta:
         verbose_name = _("daily usage")

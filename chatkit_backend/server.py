@@ -23,27 +23,32 @@ from chatkit.types import (
     Action,
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
+    AudioInput,
     ChatKitReq,
     FeedbackKind,
     HiddenContextItem,
     ItemsListReq,
+    NoticeEvent,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
     ThreadMetadata,
     ThreadsListReq,
     ThreadStreamEvent,
+    TranscriptionResult,
     UserMessageItem,
     WidgetItem,
     is_streaming_req,
 )
 from pydantic import BaseModel
 
+from . import dictation
 from .attachments import DjangoAttachmentStore
 from .conf import conf
 from .context import RequestContext
-from .exceptions import Unsupported
+from .exceptions import ChoiceRefused, Unsupported
 from .intake import preflight
 from .intake.parse import parse_request
+from .reasoning.handoffs import RESET_AGENT_ACTION
 from .reasoning.orchestrator import Orchestrator
 from .store import DjangoStore
 from .timestamps import with_utc_timestamps
@@ -141,8 +146,23 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
 
     async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
         """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work
-        (see :func:`~chatkit_backend.intake.preflight.check_streaming`)."""
+        (see :func:`~chatkit_backend.intake.preflight.check_streaming`), or ``ChoiceRefused``
+        for a message that picks a model or tool the site does not offer."""
         await preflight.check_streaming(self.store, request, context)
+        await self.check_choices(request, context)
+
+    async def check_choices(self, request: Any, context: RequestContext) -> None:
+        """Raise ``ChoiceRefused`` if the message's ``inference_options`` cannot be honoured:
+        a model not in ``MODEL_CHOICES``, a tool the answering agent does not have."""
+        params = request.params
+        options = getattr(getattr(params, "input", None), "inference_options", None)
+        if options is None or not (options.model or options.tool_choice):
+            return
+        thread_id = getattr(params, "thread_id", None)
+        thread = await self.store.load_thread(thread_id, context) if thread_id else None
+        problem = await self.orchestrator.refusal(options, thread, context)
+        if problem is not None:
+            raise ChoiceRefused(problem)
 
     def _serialize(self, obj: BaseModel) -> bytes:
         # Every JSON byte the SDK's server sends passes here. Threads read from the database
@@ -178,8 +198,14 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         """By default, tell the agent (in hidden context) what the user did, and let it answer.
 
-        Override to handle actions in code, e.g. update the sender widget without a model call.
+        The action ``chatkit_backend.reset_agent`` sends the thread back to the root agent
+        (after a handoff) instead, with a notice. Override to handle actions in code, e.g.
+        update the sender widget without a model call.
         """
+        if action.type == RESET_AGENT_ACTION:
+            name = await self.orchestrator.reset_agent(thread, context)
+            yield NoticeEvent(level="info", message=f"You are talking to {name} again.")
+            return
         note = {"action": action.type, "payload": action.payload}
         if sender is not None:
             note["widget_item_id"] = sender.id
@@ -203,16 +229,30 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         sender: WidgetItem | None,
         context: RequestContext,
     ) -> SyncCustomActionResponse:
+        """Handles ``chatkit_backend.reset_agent`` (back to the root agent); other actions need
+        a subclass."""
+        if action.type == RESET_AGENT_ACTION:
+            await self.orchestrator.reset_agent(thread, context)
+            await self.store.save_thread(thread, context)
+            return SyncCustomActionResponse()
         raise Unsupported(
             "Synchronous widget actions are not handled by this server. Override sync_action() "
             "in a subclass named by CHATKIT_BACKEND['SERVER_CLASS']."
         )
 
-    async def transcribe(self, audio_input: Any, context: RequestContext) -> Any:
-        raise Unsupported(
-            "Dictation is not configured on this server. Override transcribe() in a subclass "
-            "named by CHATKIT_BACKEND['SERVER_CLASS']."
-        )
+    async def transcribe(
+        self, audio_input: AudioInput, context: RequestContext
+    ) -> TranscriptionResult:
+        """Dictation through the provider factory (OpenAI's transcription endpoint), within
+        ``DICTATION_MAX_BYTES`` and ``DICTATION_MAX_SECONDS`` (see
+        :mod:`chatkit_backend.dictation`). Override to transcribe some other way."""
+        return await dictation.transcribe(audio_input)
+
+    def dictation_enabled(self) -> bool:
+        """Whether ``input.transcribe`` can work: the OpenAI provider, or a subclass's own
+        ``transcribe()`` (what the page's ``composer.dictation.enabled`` should say)."""
+        overridden = type(self).transcribe is not DjangoChatKitServer.transcribe
+        return overridden or dictation.dictation_available()
 
 
 @lru_cache(maxsize=8)

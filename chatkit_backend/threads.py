@@ -16,6 +16,7 @@ from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadI
 from . import models
 from .context import Owner, RequestContext
 from .ids import generate_id
+from .reasoning.handoffs import forget_active_agent
 from .store import DjangoStore
 
 
@@ -45,3 +46,18 @@ async def append_assistant_message(thread_id: str, text: str) -> AssistantMessag
     )
     await append_item(thread_id, item)
     return item
+
+
+async def reset_agent(thread_id: str) -> bool:
+    """Send the thread's next turn to the root agent (after a handoff), as its owner would.
+
+    Returns whether the thread was talking to another agent. The page can do the same with
+    the custom action ``chatkit_backend.reset_agent``.
+    """
+    context = await sync_to_async(owner_context)(thread_id)
+    store = DjangoStore()
+    thread = await store.load_thread(thread_id, context)
+    if not forget_active_agent(thread):
+        return False
+    await store.save_thread(thread, context)
+    return True

@@ -29,24 +29,27 @@ def utc(value: datetime) -> datetime:
 
 
 def with_utc_timestamps(obj: BaseModel) -> BaseModel:
-    """Set every ``created_at`` that ``obj`` carries to UTC, in place, and return ``obj``.
+    """``obj`` with every ``created_at`` it carries in UTC.
 
     Only threads and items carry timestamps (``ThreadMetadata``, ``ThreadItemBase``): alone,
-    in a ``Page``, in a ``Thread``'s items, or in an event's ``thread`` / ``item``.
+    in a ``Page``, in a ``Thread``'s items, or in an event's ``thread`` / ``item``. Those are
+    copied (shallowly), never changed in place: the SDK keeps computing with the objects it
+    streams (a workflow's duration is ``datetime.now()`` minus its naive ``created_at``).
     """
     match obj:
+        case Thread():
+            items = with_utc_timestamps(obj.items)
+            return obj.model_copy(update={"created_at": utc(obj.created_at), "items": items})
         case ThreadMetadata() | ThreadItemBase():
-            obj.created_at = utc(obj.created_at)
-            if isinstance(obj, Thread):
-                for item in obj.items.data:
-                    with_utc_timestamps(item)
+            return obj.model_copy(update={"created_at": utc(obj.created_at)})
         case Page():
-            for element in obj.data:
-                if isinstance(element, BaseModel):
-                    with_utc_timestamps(element)
-        case _:
-            for name in ("thread", "item"):
-                inner = getattr(obj, name, None)
-                if isinstance(inner, ThreadMetadata | ThreadItemBase):
-                    with_utc_timestamps(inner)
+            data = [
+                with_utc_timestamps(element) if isinstance(element, BaseModel) else element
+                for element in obj.data
+            ]
+            return obj.model_copy(update={"data": data})
+    for name in ("thread", "item"):
+        inner = getattr(obj, name, None)
+        if isinstance(inner, ThreadMetadata | ThreadItemBase):
+            return obj.model_copy(update={name: with_utc_timestamps(inner)})
     return obj

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from . import views
+from . import composer, views
 from .attachments import views as attachment_views
+from .entities import views as entity_views
 
 app_name = "chatkit_backend"
 
@@ -10,4 +11,7 @@ urlpatterns = [
     path("api/upload", attachment_views.direct_upload, name="upload"),
     path("api/upload/<str:attachment_id>", attachment_views.upload_to, name="upload_to"),
     path("attachments/<str:attachment_id>", attachment_views.attachment_file, name="attachment"),
+    path("composer", composer.composer, name="composer"),
+    path("entities", entity_views.entity_search, name="entities"),
+    path("entities/preview", entity_views.entity_preview, name="entity_preview"),
 ]

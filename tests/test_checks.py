@@ -105,6 +105,26 @@ BAD_VALUES = [
     ("DOMAIN_KEY", 42, "must be a string"),
     ("TURN_TOKEN_RESERVATION", -1, "at least 0"),
     ("TURN_LEASE_SECONDS", 0, "more than 0"),
+    ("TITLE_AGENT", "chatkit_backend.access.AccessPolicy", "neither an agents.Agent nor"),
+    ("TITLE_AGENT", "nowhere.title_agent", "cannot be imported"),
+    ("TITLE_MODEL", 4, "must be a string"),
+    ("TITLE_TIMEOUT", 0, "more than 0"),
+    ("MODEL_CHOICES", "gpt-4.1", "must be a list of options"),
+    ("MODEL_CHOICES", [{"id": "gpt-4.1"}], "has no 'label' string"),
+    ("MODEL_CHOICES", [{"id": "a", "label": "A", "price": 1}], "the key 'price'"),
+    ("MODEL_CHOICES", [{"id": "a", "label": "A", "default": "yes"}], "not a bool"),
+    ("MODEL_CHOICES", [{"id": "a", "label": "A"}, {"id": "a", "label": "B"}], "id twice"),
+    (
+        "MODEL_CHOICES",
+        [{"id": "a", "label": "A", "default": True}, {"id": "b", "label": "B", "default": True}],
+        "more than one option as the default",
+    ),
+    ("DAILY_TOKEN_BUDGET_WARNING", 80, "between 0 and 1"),
+    ("TRANSCRIPTION_MODEL", ["whisper-1"], "must be a string"),
+    ("DICTATION_MAX_BYTES", 0, "at least 1"),
+    ("DICTATION_MAX_SECONDS", "1m", "number of seconds"),
+    ("ENTITY_SEARCH", "chatkit_backend.conf.SETTINGS", "is not callable"),
+    ("ENTITY_PREVIEW", "no.such.preview", "cannot be imported"),
 ]
 
 
@@ -143,6 +163,14 @@ def test_the_defaults_and_the_example_values_pass(settings):
         "LLM_BASE_URL": "http://127.0.0.1:11434/v1/",
         "TRACING": False,
         "ATTACHMENT_STORAGE": "default",
+        "TITLE_MODEL": "gpt-4.1-nano",
+        "MODEL_CHOICES": [
+            {"id": "gpt-4.1-mini", "label": "Fast", "default": True},
+            {"id": "gpt-4.1", "label": "Careful", "description": "Slower", "disabled": False},
+        ],
+        "DAILY_TOKEN_BUDGET_WARNING": 0.9,
+        "ENTITY_SEARCH": "chatkit_backend.entities.search_threads",
+        "ENTITY_PREVIEW": "chatkit_backend.entities.preview_thread",
     }
     assert [m for m in check_settings() if m.level >= checks.ERROR] == []
 

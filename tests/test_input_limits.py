@@ -13,11 +13,19 @@ from typing import Any, TypeVar, get_args, get_type_hints
 
 import pytest
 from agents.testing import ScriptedModel, assistant_message, function_call
-from chatkit.types import ChatKitReq, ClientToolCallItem, Page, Thread, WidgetItem
+from chatkit.types import (
+    ChatKitReq,
+    ClientToolCallItem,
+    Page,
+    Thread,
+    UserMessageTagContent,
+    WidgetItem,
+)
 from pydantic import BaseModel
 
 from chatkit_backend import models
 from chatkit_backend.intake.limits import FREE_FORM, fields_of
+from chatkit_backend.reasoning.tags import tag_text
 from chatkit_backend.server import DjangoChatKitServer
 from chatkit_backend.testing import ChatKitClient, LiveServer, message_input, override_agent
 from tests.support.agents import tools_agent
@@ -354,8 +362,10 @@ def test_structured_input_answers_count_as_model_input(chatkit_client, settings)
 def test_model_input_at_the_limit_reaches_the_model(api, thread_id, model, settings):
     limit_settings(settings, MAX_MESSAGE_CHARS=1000)
     model.enqueue([assistant_message("ok")])
-    # 500 of text, 400 of quoted text, "@t: " and the tag's data as JSON: 1000 in all.
-    data = {"n": "z" * (1000 - 500 - 400 - len('@t: {"n": ""}'))}
+    # 500 of text, 400 of quoted text, the tag as the model reads it: 1000 in all.
+    empty = UserMessageTagContent(id="tag_1", text="t", data={"n": ""})
+    assert tag_text(empty) == '@t (id tag_1): {"n": ""}'
+    data = {"n": "z" * (1000 - 500 - 400 - len(tag_text(empty)))}
     result = api.stream(
         "threads.add_user_message",
         thread_id=thread_id,

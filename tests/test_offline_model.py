@@ -170,3 +170,21 @@ def test_a_tool_named_in_words_is_called_with_default_arguments(chatkit_client, 
     result = chatkit_client.create_thread("What does get weather say?")
     assert weather_calls == ["Paris"]
     assert "returned: Sunny and 21 degrees in Paris" in result.assistant_text
+
+
+def test_naming_an_agent_hands_off_to_it_and_the_thread_stays_there(chatkit_client):
+    billing = Agent(name="Billing", instructions="Invoices.")
+    triage = Agent(name="Triage", instructions="Route.", handoffs=[billing])
+    with override_agent(triage):
+        first = chatkit_client.create_thread("I have a billing question")
+        second = chatkit_client.send(first.thread_id, "Still there?")
+    assert first.errors == [] and first.assistant_text.startswith(
+        f'{LABEL} The Billing agent has taken over. You said: "I have a billing question".'
+    )
+    progress = [e.text for e in first.events if e.type == "progress_update"]
+    assert progress == ["Handing off to Billing…"]
+    thread = models.Thread.objects.get(id=first.thread_id)
+    assert thread.metadata == {"chatkit_backend.active_agent": "Billing"}
+    # The next turn starts at Billing, which hands off to nobody: a plain demo answer.
+    assert second.assistant_text.startswith(f'{LABEL} You said: "Still there?"')
+    assert [e for e in second.events if e.type == "progress_update"] == []

@@ -79,3 +79,25 @@ def refresh_preview(data: dict[str, Any], context: RequestContext) -> dict[str, 
     if serves_preview(data):
         return {**data, "preview_url": download_url(data["id"], context)}
     return data
+
+
+def served_attachment_id(url: str) -> str | None:
+    """The id of the attachment whose download URL ``url`` is (signed or not), or ``None``."""
+    marker = "__id__"
+    prefix = reverse("chatkit_backend:attachment", args=[marker]).removesuffix(marker)
+    path = urlsplit(url).path
+    if not path.startswith(prefix):
+        return None
+    attachment_id = path[len(prefix) :]
+    return attachment_id if attachment_id and "/" not in attachment_id else None
+
+
+def refresh_generated_image(data: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+    """Give a ``generated_image`` item's JSON a fresh signed image URL if we store the image
+    (see :mod:`~chatkit_backend.attachments.generated`); other items are returned as saved."""
+    image = data.get("image") if data.get("type") == "generated_image" else None
+    url = image.get("url") if isinstance(image, dict) else None
+    attachment_id = served_attachment_id(url) if isinstance(url, str) else None
+    if attachment_id is None:
+        return data
+    return {**data, "image": {**image, "url": download_url(attachment_id, context)}}

@@ -3,12 +3,11 @@ that says how to fix a bad one, and the id of the system check that reports it."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from .features import FEATURE_SETTINGS
+from .setting import Setting
 from .validators import (
-    Validator,
     agent_or_factory,
     boolean,
     http_url,
@@ -24,26 +23,6 @@ from .validators import (
     text,
     throttle_rates,
 )
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One ``CHATKIT_BACKEND`` key: its default, its checks, and how a bad value is reported."""
-
-    default: Any
-    check: Validator
-    hint: str
-    # The system check that reports a bad value: chatkit_backend.E1NN, one per key.
-    number: int
-    # For dotted-path settings: what the imported object must be (returns what it is not).
-    expects: Callable[[Any], str | None] | None = None
-    # Turns a valid value into the one type code reads (seconds given as 30 read as 30.0).
-    coerce: Callable[[Any], Any] | None = None
-
-    @property
-    def check_id(self) -> str:
-        return f"chatkit_backend.E{self.number}"
-
 
 SETTINGS: dict[str, Setting] = {
     # Dotted path to a callable ``(context) -> agents.Agent``, or to an Agent. An Agent or a
@@ -243,6 +222,7 @@ SETTINGS: dict[str, Setting] = {
     # The ChatKit widget's ``domainKey`` for this site's pages (any non-empty placeholder
     # works on localhost); ``chatkit_doctor`` checks it.
     "DOMAIN_KEY": Setting(None, text, "Use the key from OpenAI's domain allowlist, or None.", 142),
+    **FEATURE_SETTINGS,
 }
 
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}

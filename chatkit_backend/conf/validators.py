@@ -167,3 +167,72 @@ def agent_or_factory(obj: Any) -> str | None:
     if isinstance(obj, Agent) or (callable(obj) and not isinstance(obj, type)):
         return None
     return "is neither an agents.Agent nor a callable (context) -> Agent"
+
+
+def fraction(value: Any) -> str | None:
+    """A share strictly between 0 and 1 (0.8 for 80%), or None."""
+    if value is None:
+        return None
+    if not (_is_int(value) or isinstance(value, float)) or not 0 < value < 1:
+        return "must be a number between 0 and 1 (0.8 for 80%), or None"
+    return None
+
+
+# The fields of @openai/chatkit's ``ModelOption`` (``composer.models``), and their types.
+MODEL_OPTION_FIELDS: dict[str, type] = {
+    "id": str,
+    "label": str,
+    "description": str,
+    "disabled": bool,
+    "default": bool,
+}
+
+
+def _model_option_problem(option: Any) -> str | None:
+    if not isinstance(option, dict):
+        return (
+            f"holds {option!r}, which is not a dict such as {{'id': 'gpt-4.1', 'label': 'GPT-4.1'}}"
+        )
+    for key in ("id", "label"):
+        if not isinstance(option.get(key), str) or not option[key].strip():
+            return f"holds {option!r}, which has no {key!r} string"
+    for key, value in option.items():
+        if key not in MODEL_OPTION_FIELDS:
+            known = ", ".join(MODEL_OPTION_FIELDS)
+            return f"holds an option with the key {key!r}; the keys are {known}"
+        if not isinstance(value, MODEL_OPTION_FIELDS[key]):
+            kind = MODEL_OPTION_FIELDS[key].__name__
+            return f"gives {option['id']!r} a {key!r} of {value!r}, not a {kind}"
+    return None
+
+
+def model_choices(value: Any) -> str | None:
+    """A list of ``composer.models`` options (``id``, ``label``, optional ``description``,
+    ``disabled``, ``default``): unique ids, at most one default. Or None."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        return "must be a list of options such as [{'id': 'gpt-4.1-mini', 'label': 'Fast'}]"
+    for option in value:
+        problem = _model_option_problem(option)
+        if problem:
+            return problem
+    ids = [option["id"] for option in value]
+    if len(set(ids)) != len(ids):
+        return "lists a model id twice"
+    if sum(1 for option in value if option.get("default")) > 1:
+        return "marks more than one option as the default"
+    return None
+
+
+def optional(expects: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """``expects`` for a dotted-path setting that may also be None (off)."""
+
+    def check(obj: Any) -> str | None:
+        return None if obj is None else expects(obj)
+
+    return check
+
+
+def a_callable(obj: Any) -> str | None:
+    return None if callable(obj) else "is not callable"

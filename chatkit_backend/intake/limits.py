@@ -46,6 +46,7 @@ from pydantic import BaseModel
 
 from ..conf import conf
 from ..exceptions import RequestError
+from ..reasoning.tags import tag_text  # a tag as the model reads it (HistoryConverter)
 
 Path = tuple[Any, ...]
 
@@ -224,11 +225,6 @@ def check_free_form(request: ChatKitReq) -> None:
 
 
 # -- model input -----------------------------------------------------------------------------
-
-
-def tag_text(tag: UserMessageTagContent) -> str:
-    """A tag as the model reads it (``HistoryConverter`` sends exactly this)."""
-    return f"@{tag.text}: {MODEL_JSON.encode(tag.data)}"
 
 
 def message_chars(input: UserMessageInput) -> int:

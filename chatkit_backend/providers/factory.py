@@ -49,8 +49,23 @@ def _client(config: ProviderConfig, base_url: str | None) -> AsyncOpenAI:
     return client
 
 
-def create_model(model_name: str | None = None, config: ProviderConfig | None = None) -> Model:
+def openai_client(config: ProviderConfig) -> AsyncOpenAI:
+    """The OpenAI client for ``config`` on this event loop (dictation uses it)."""
+    return _client(config, config.base_url)
+
+
+def create_model(
+    model_name: str | None = None,
+    config: ProviderConfig | None = None,
+    *,
+    fit_implicit_settings: bool | None = None,
+) -> Model:
     """Build the model for ``model_name`` (else ``LLM_MODEL``, else the provider's default).
+
+    ``fit_implicit_settings``: replace the Agents SDK's implicit reasoning and verbosity
+    settings with those that fit this model (see ``model_settings``). By default only when
+    the factory picks the model; a model the user picked in the composer needs it too, since
+    the agent's settings were made for another model.
 
     Raises :class:`ProviderConfigurationError` with a message that says what to set.
     """
@@ -63,7 +78,7 @@ def create_model(model_name: str | None = None, config: ProviderConfig | None = 
     if config.provider == "offline":
         return OfflineModel(name)
     # An agent that names its model has settings the SDK already fitted to that name.
-    fit = model_name is None
+    fit = model_name is None if fit_implicit_settings is None else fit_implicit_settings
     if config.provider == "openai":
         if config.api_key and tracing_enabled(config):
             set_tracing_export_api_key(config.api_key)

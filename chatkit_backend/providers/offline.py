@@ -3,7 +3,9 @@
 Like Django's console email backend, it lets a fresh install work end to end with nothing
 configured, and says so in every answer. It streams a short explanation of how to configure
 a real provider and, when the user names one of the agent's function tools, calls that tool
-(arguments from a JSON object in the message, if any) and reports what it returned.
+(arguments from a JSON object in the message, if any) and reports what it returned; when the
+user names an agent the current one hands off to ("billing"), it hands off to that agent,
+which then says it has taken over.
 """
 
 from __future__ import annotations
@@ -61,6 +63,42 @@ def _requested_tool(text: str, tools: list[Any]) -> FunctionTool | None:
     return None
 
 
+def _requested_handoff(text: str, handoffs: list[Any]) -> Any:
+    lowered = text.lower()
+    for handoff in handoffs:
+        names = (handoff.agent_name.lower(), handoff.tool_name.lower())
+        if any(name in lowered or name.replace("_", " ") in lowered for name in names):
+            return handoff
+    return None
+
+
+def _handed_to(output: Any) -> str | None:
+    """The agent a handoff's output names (the SDK sends ``{"assistant": name}``)."""
+    try:
+        value = json.loads(output) if isinstance(output, str) else output
+    except ValueError:
+        return None
+    name = value.get("assistant") if isinstance(value, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _call(name: str, arguments: str) -> ResponseFunctionToolCall:
+    return ResponseFunctionToolCall(
+        id=f"fc_{secrets.token_hex(8)}",
+        call_id=f"call_{secrets.token_hex(8)}",
+        type="function_call",
+        name=name,
+        arguments=arguments,
+        status="completed",
+    )
+
+
+def _handoffs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """The handoffs of a ``Model.get_response`` / ``stream_response`` call: the argument after
+    ``tools`` and ``output_schema``."""
+    return list(kwargs.get("handoffs") or (args[1] if len(args) > 1 else []))
+
+
 def _arguments_in(text: str) -> str:
     match = re.search(r"\{.*\}", text, re.DOTALL)
     if match:
@@ -78,11 +116,15 @@ class OfflineModel(Model):
         self.name = name
         self.delay = delay
 
-    def _plan(self, input: str | list[TResponseInputItem], tools: list[Any]) -> list[Any]:
+    def _plan(
+        self, input: str | list[TResponseInputItem], tools: list[Any], handoffs: list[Any] = ()
+    ) -> list[Any]:
         items: list[dict[str, Any]] = (
             [{"role": "user", "content": input}] if isinstance(input, str) else list(input)  # type: ignore[list-item]
         )
         last = items[-1] if items else {}
+        text = _last_user_text(items)
+        quoted = f' You said: "{text[:200]}".' if text else ""
         if last.get("type") == "function_call_output":
             name = next(
                 (
@@ -93,28 +135,22 @@ class OfflineModel(Model):
                 ),
                 "a tool",
             )
+            agent = _handed_to(last.get("output")) if name.startswith("transfer_to_") else None
+            if agent is not None:
+                return [events.message(f"{LABEL} The {agent} agent has taken over.{quoted}")]
             return [events.message(f"{LABEL} The tool `{name}` returned: {last.get('output')}")]
-        text = _last_user_text(items)
+        handoff = _requested_handoff(text, list(handoffs))
+        if handoff is not None:
+            return [_call(handoff.tool_name, "{}")]
         tool = _requested_tool(text, tools)
         if tool is not None:
-            call_id = f"call_{secrets.token_hex(8)}"
-            return [
-                ResponseFunctionToolCall(
-                    id=f"fc_{secrets.token_hex(8)}",
-                    call_id=call_id,
-                    type="function_call",
-                    name=tool.name,
-                    arguments=_arguments_in(text),
-                    status="completed",
-                )
-            ]
+            return [_call(tool.name, _arguments_in(text))]
         names = [tool.name for tool in tools if isinstance(tool, FunctionTool)]
         tools_hint = (
             f" Mention a tool to see the agent call it: {', '.join(f'`{n}`' for n in names)}."
             if names
             else ""
         )
-        quoted = f' You said: "{text[:200]}".' if text else ""
         return [events.message(f"{LABEL}{quoted} {HOW_TO_CONFIGURE}{tools_hint}")]
 
     @staticmethod
@@ -137,7 +173,7 @@ class OfflineModel(Model):
     async def get_response(
         self, system_instructions, input, model_settings, tools, *args, **kwargs
     ):  # type: ignore[override]
-        output = self._plan(input, tools)
+        output = self._plan(input, tools, _handoffs(args, kwargs))
         tokens = self._usage(output, self._input_words(input))
         usage = Usage(
             requests=1,
@@ -150,7 +186,7 @@ class OfflineModel(Model):
     async def stream_response(  # type: ignore[override]
         self, system_instructions, input, model_settings, tools, *args, **kwargs
     ) -> AsyncIterator[TResponseStreamEvent]:
-        output = self._plan(input, tools)
+        output = self._plan(input, tools, _handoffs(args, kwargs))
         async for event in events.stream_output(
             output,
             model=self.name,

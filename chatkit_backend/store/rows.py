@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
@@ -12,7 +13,7 @@ from django.db.models import Q
 from pydantic import TypeAdapter
 
 from .. import models
-from ..attachments import refresh_preview
+from ..attachments import refresh_generated_image, refresh_preview
 from ..context import RequestContext
 from ..signals import thread_changed
 
@@ -42,7 +43,8 @@ def saved_values(thread: ThreadMetadata) -> dict[str, Any]:
     return {
         "title": thread.title,
         "status": thread.status.model_dump(mode="json"),
-        "metadata": thread.metadata,
+        # A copy: server code may change the thread's dict in place after the save.
+        "metadata": copy.deepcopy(thread.metadata),
         "allowed_image_domains": thread.allowed_image_domains,
     }
 
@@ -57,7 +59,8 @@ def item_from(data: dict[str, Any], context: RequestContext) -> ThreadItem:
     if data.get("attachments"):
         # Image previews are signed URLs that expire: sign them afresh on every read.
         data = {**data, "attachments": [refresh_preview(a, context) for a in data["attachments"]]}
-    return ITEM_ADAPTER.validate_python(data)
+    # A generated image's URL is signed too (see attachments.generated).
+    return ITEM_ADAPTER.validate_python(refresh_generated_image(data, context))
 
 
 def announce(thread_id: str, context: RequestContext, change: str) -> None:

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import models
+from ..conf import conf
 from ..context import RequestContext
 from ..exceptions import TurnInProgress
 from ..intake.clients import address_key
@@ -70,8 +71,12 @@ class TurnsMixin(ScopedStore):
             if turn.thread_id is not None:
                 self._claim(turn, context)
             if budget is not None:
-                turn.day = usage.reserve(_budget_counters(context), budget, reservation)
+                counters = _budget_counters(context)
+                turn.day = usage.reserve(counters, budget, reservation)
                 turn.reserved = reservation
+                share = conf.DAILY_TOKEN_BUDGET_WARNING
+                if share is not None:
+                    turn.warn_budget = usage.claim_warning(counters, turn.day, budget, share)
 
     def _claim(self, turn: Turn, context: RequestContext) -> None:
         now = timezone.now()

@@ -31,11 +31,13 @@ from .turn import (
     stop_turns_of_deleted_thread,
     unregister,
 )
+from .usage import budget_notice
 
 __all__ = [
     "Charge",
     "Turn",
     "UsageMeter",
+    "budget_notice",
     "estimate_tokens",
     "keep_claim",
     "lease_end",

@@ -45,6 +45,9 @@ class Turn:
     reserved: int = 0
     meters: list[UsageMeter] = field(default_factory=list)
     stopped: str | None = None  # why the turn was stopped early ("deleted", "claim lost")
+    # The owner passed DAILY_TOKEN_BUDGET_WARNING of their budget and has not been told today:
+    # this turn's stream tells them (see usage.claim_warning).
+    warn_budget: bool = False
     loop: asyncio.AbstractEventLoop | None = None
 
     def meter(self, meter: UsageMeter) -> None:

@@ -5,6 +5,7 @@ Synchronous ORM functions, run by the store inside its thread hops.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
@@ -15,10 +16,21 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from .. import models
+from ..conf import conf
 from ..context import Owner
 from ..exceptions import TurnRefused
 
 BUDGET_SPENT = "You have used today's allowance of the assistant. It renews at midnight."
+BUDGET_WARNING = (
+    "You have used {percent}% of today's allowance of the assistant. When it is used up, "
+    "the assistant stops answering until midnight."
+)
+
+
+def budget_notice() -> str:
+    """The warning a turn's stream carries past ``DAILY_TOKEN_BUDGET_WARNING``."""
+    share = conf.DAILY_TOKEN_BUDGET_WARNING or 0
+    return BUDGET_WARNING.format(percent=round(share * 100))
 
 
 def counters(owner: Owner, address: str | None = None) -> list[dict[str, Any]]:
@@ -63,6 +75,22 @@ def _reserve_one(today: date, fields: dict[str, Any], budget: int, tokens: int) 
         return True
     except IntegrityError:  # the counter exists (perhaps made just now by another turn)
         return bool(with_room.update(reserved=F("reserved") + tokens))
+
+
+def claim_warning(counters_: list[dict[str, Any]], day: date, budget: int, share: float) -> bool:
+    """Whether to warn the owner now: one of ``counters_`` has spent ``share`` of ``budget``
+    on ``day``, and the owner (their own counter, the first) was not warned that day.
+
+    One conditional UPDATE marks the owner warned, so of concurrent turns exactly one warns.
+    """
+    threshold = math.ceil(budget * share)
+    if budget <= 0 or not any(
+        models.DailyUsage.objects.filter(day=day, spent__gte=threshold, **fields).exists()
+        for fields in counters_
+    ):
+        return False
+    own = models.DailyUsage.objects.filter(day=day, budget_warned=False, **counters_[0])
+    return bool(own.update(budget_warned=True))
 
 
 def settle(counters_: list[dict[str, Any]], day: date, reserved: int, spent: int) -> None:

@@ -15,6 +15,11 @@ HTTP stack) runs in tests. It records every request and can be told to misbehave
         server.error_next(after_events=2)    # ... or sends an error event mid-stream
         server.hold()                        # streams wait before their first event...
         server.release()                     # ... until released
+        server.hold_if(lambda r: r.json["model"] == "title-model")  # only some of them...
+        server.release_held()                # ... until released
+        server.fail_if(lambda r: r.json["model"] == "title-model", 500)  # fail only some
+        server.answer_if(lambda r: r.json["model"] == "title-model", "A title")  # or answer
+        server.transcript = "Hello there"    # POST /v1/audio/transcriptions answers this
         settings.CHATKIT_BACKEND = {..., "LLM_BASE_URL": server.base_url}
         ...
         server.requests[-1].json["messages"]  # what the model was sent
@@ -78,6 +83,21 @@ class RecordedRequest:
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
 
+    def form(self) -> dict[str, tuple[str | None, bytes]]:
+        """A multipart body's fields: name -> (filename, bytes)."""
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        head = f"Content-Type: {self.headers.get('content-type', '')}\r\n\r\n".encode()
+        message = BytesParser(policy=HTTP).parsebytes(head + self.body)
+        fields = {}
+        for part in message.iter_parts():
+            fields[part.get_param("name", header="content-disposition")] = (
+                part.get_filename(),
+                part.get_payload(decode=True),
+            )
+        return fields
+
     @property
     def bearer(self) -> str | None:
         value = self.headers.get("authorization", "")
@@ -137,6 +157,12 @@ class FakeProvider:
         self.streams: list[StreamRecord] = []
         self._open = threading.Event()  # cleared by hold(): streams wait before their first event
         self._open.set()
+        self._hold_predicate: Any = None  # hold_if(): which streams wait for release_held()
+        self._held_open = threading.Event()
+        self.held: list[RecordedRequest] = []  # requests that waited (or wait) for release_held()
+        self._failures: list[tuple[Any, int]] = []  # fail_if(): (predicate, status)
+        self._answers: list[tuple[Any, str | ToolCall]] = []  # answer_if(): (predicate, step)
+        self.transcript = "Fake transcript."
         self._script: deque[str | ToolCall] = deque()
         self._mishaps: deque[_Mishap] = deque()
         self._lock = threading.Lock()
@@ -159,6 +185,7 @@ class FakeProvider:
     def stop(self) -> None:
         self._stopping.set()  # wakes hanging handlers
         self._open.set()  # and held streams
+        self._held_open.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -223,6 +250,40 @@ class FakeProvider:
     def release(self) -> None:
         self._open.set()
 
+    def hold_if(self, predicate: Any) -> None:
+        """Make the streams of requests ``predicate`` accepts wait before their first event
+        until :meth:`release_held` (at most 30 s); other requests are answered as usual."""
+        self._hold_predicate = predicate
+        self._held_open.clear()
+
+    def release_held(self) -> None:
+        self._held_open.set()
+
+    def fail_if(self, predicate: Any, status: int = 500) -> None:
+        """Answer every request ``predicate`` accepts with an error of ``status``."""
+        with self._lock:
+            self._failures.append((predicate, status))
+
+    def answer_if(self, predicate: Any, step: str | ToolCall) -> None:
+        """Answer every request ``predicate`` accepts with ``step`` (the script is not used)."""
+        with self._lock:
+            self._answers.append((predicate, step))
+
+    def _holds(self, request: RecordedRequest) -> bool:
+        if self._hold_predicate is None or not self._hold_predicate(request):
+            return False
+        with self._lock:
+            self.held.append(request)
+        return True
+
+    def _failure_for(self, request: RecordedRequest) -> _Mishap | None:
+        with self._lock:
+            failures = list(self._failures)
+        for predicate, status in failures:
+            if predicate(request):
+                return _Mishap("fail", status=status)
+        return None
+
     def _add(self, mishap: _Mishap, times: int) -> None:
         with self._lock:
             self._mishaps.extend(_Mishap(**vars(mishap)) for _ in range(times))
@@ -236,8 +297,15 @@ class FakeProvider:
     # -- used by the handler ------------------------------------------------------------
 
     def _record(self, request: RecordedRequest) -> tuple[_Mishap | None, str | ToolCall | None]:
+        failure = self._failure_for(request)
         with self._lock:
             self.requests.append(request)
+            if failure is not None:
+                return failure, None
+            for predicate, answer in self._answers:
+                if predicate(request):
+                    self.answered += 1
+                    return None, answer
             mishap = self._mishaps.popleft() if self._mishaps else None
             if mishap is not None and mishap.after_events is None:
                 return mishap, None  # nothing streams: the scripted step waits
@@ -306,6 +374,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
+        if request.path.endswith("/audio/transcriptions"):
+            self._transcription(request)
+            return
         mishap, step = self.provider._record(request)
         try:
             if request.path.endswith("/responses"):
@@ -323,6 +394,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(request, mishap, events)
         except (_Stop, OSError):
             self.close_connection = True
+
+    def _transcription(self, request: RecordedRequest) -> None:
+        """``POST /v1/audio/transcriptions``: multipart ``file`` and ``model``; JSON text."""
+        failure = self.provider._failure_for(request)
+        with self.provider._lock:
+            self.provider.requests.append(request)
+        if failure is not None:
+            self._error(failure.status, request)
+            return
+        fields = request.form()
+        if "file" not in fields or "model" not in fields:
+            self._json(400, {"error": {"message": "file and model are required", "type": "x"}})
+            return
+        self._json(200, {"text": self.provider.transcript})
 
     # -- answering ----------------------------------------------------------------------
 
@@ -348,6 +433,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.provider._lock:
             self.provider.streams.append(record)
         try:
+            if self.provider._holds(request):
+                self.provider._held_open.wait(30)
             self.provider._open.wait(30)
             for sent, event in enumerate(events):
                 if mishap is not None and mishap.after_events == sent:
