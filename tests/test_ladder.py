@@ -19,6 +19,7 @@ from chatkit.types import (
     ThreadItemReplacedEvent,
     ThreadUpdatedEvent,
     WidgetItem,
+    WorkflowItem,
 )
 from django.core.exceptions import ImproperlyConfigured
 
@@ -29,6 +30,7 @@ from chatkit_backend.testing import override_agent, scripted_agent
 from example_project import ladder
 from example_project.ladder import agent as agent_step
 from example_project.ladder import basic, multi_agent, tool
+from tests.support.agents import tools_agent
 from tests.support.example_site import PYTHON, REPO, site_environment
 from tests.test_example_site import load_settings
 
@@ -252,6 +254,22 @@ def test_a_counter_payload_from_the_browser_is_not_trusted(chatkit_client, use_s
         action = {"type": tool.COUNTER_ACTION, "payload": payload}
         answer = chatkit_client.sync_custom_action(shown.thread_id, action, widget.id)
         assert f"Count: {expected}" in widget_text(answer.updated_item.widget)
+        assert answer.updated_item.copy_text == f"Count: {expected}"
+
+
+def test_the_counter_action_from_another_widget_changes_nothing(chatkit_client, use_step):
+    use_step("tool")
+    model = ScriptedModel()
+    model.extend([[function_call("show_choice", {}, call_id="s1")], [assistant_message("OK")]])
+    with override_agent(tools_agent(model)):
+        shown = chatkit_client.create_thread("Show a choice")
+    [card] = [item for item in shown.items if isinstance(item, WidgetItem)]
+    action = {"type": tool.COUNTER_ACTION, "payload": {"count": 1}}
+    response = chatkit_client.request(
+        "threads.sync_custom_action", thread_id=shown.thread_id, item_id=card.id, action=action
+    )
+    assert response.status == 400  # the default: this server does not handle it
+    assert stored_widget(chatkit_client, shown.thread_id) == widget_text(card.widget)
 
 
 # -- step 4: multi_agent ----------------------------------------------------------------------
@@ -299,6 +317,18 @@ def test_multi_agent_on_the_offline_model(live_asgi, chatkit_user, use_step):
     assert blocked.errors == [] and blocked.assistant_messages == []
     after = client.send(first.thread_id, "shipping please")
     assert after.errors == [] and progress(after) == ["Handing off to Shipping…"]
+
+    # Shipping's tool shows its steps as a workflow, kept in the thread.
+    tracked = client.send(first.thread_id, "track_parcel")
+    [workflow] = [item for item in tracked.items if isinstance(item, WorkflowItem)]
+    assert [task.title for task in workflow.workflow.tasks] == [
+        "Found PKG-7",
+        "Asked the depot",
+        "On the van since 08:10",
+    ]
+    assert tracked.assistant_text.endswith("Parcel PKG-7 is out for delivery (demo data).")
+    stored = client.list_items(first.thread_id, limit=3).data
+    assert any(isinstance(item, WorkflowItem) for item in stored)
 
 
 def test_multi_agent_on_a_scripted_model(chatkit_client, use_step):

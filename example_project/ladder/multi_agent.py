@@ -7,6 +7,7 @@
   sends the thread back to triage.
 - **An agent as a tool.** ``translate`` is the ``Translator`` agent wrapped with
   ``Agent.as_tool()``: triage calls it, gets its answer back as the tool's output and uses it.
+- **A workflow.** Shipping's ``track_parcel`` shows the steps it took as workflow tasks.
 - **A guardrail.** :func:`no_passwords` trips when a message looks like it shares a
   password; the user sees a notice instead of an answer, and the thread stays usable.
 
@@ -32,6 +33,8 @@ from agents import (
     input_guardrail,
 )
 from agents.models.interface import Model
+from chatkit.agents import AgentContext
+from chatkit.types import CustomTask
 
 from chatkit_backend.context import RequestContext
 
@@ -70,12 +73,15 @@ def lookup_invoice(invoice_id: str = "INV-1001") -> str:
 
 
 @function_tool
-def track_parcel(parcel_id: str = "PKG-7") -> str:
+async def track_parcel(ctx: RunContextWrapper[AgentContext], parcel_id: str = "PKG-7") -> str:
     """Where a parcel is (demo data).
 
     Args:
         parcel_id: The parcel's tracking number, e.g. "PKG-7".
     """
+    # A workflow: the steps the tool took, shown (and kept) as one collapsible item.
+    for title in (f"Found {parcel_id}", "Asked the depot", "On the van since 08:10"):
+        await ctx.context.add_workflow_task(CustomTask(title=title))
     return f"Parcel {parcel_id} is out for delivery (demo data)."
 
 

@@ -131,6 +131,16 @@ def next_count(action: Action[str, Any]) -> int:
     return max(0, min(count, MAX_COUNT - 1)) + 1
 
 
+def is_counter(sender: WidgetItem | None) -> bool:
+    """Whether the action came from a counter (not from some other widget of the thread)."""
+    return sender is not None and (sender.copy_text or "").startswith("Count: ")
+
+
+def counted(sender: WidgetItem, action: Action[str, Any]) -> WidgetItem:
+    count = next_count(action)
+    return sender.model_copy(update={"widget": counter(count), "copy_text": f"Count: {count}"})
+
+
 class ToolServer(DjangoChatKitServer):
     """Handles the counter's button in code, streaming and sync; other actions as usual."""
 
@@ -141,13 +151,12 @@ class ToolServer(DjangoChatKitServer):
         sender: WidgetItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        if action.type != COUNTER_ACTION or sender is None:
+        if action.type != COUNTER_ACTION or not is_counter(sender):
             async for event in super().action(thread, action, sender, context):
                 yield event
             return
         # The server stores a replaced item, so a reload shows the new count.
-        updated = sender.model_copy(update={"widget": counter(next_count(action))})
-        yield ThreadItemReplacedEvent(item=updated)
+        yield ThreadItemReplacedEvent(item=counted(sender, action))
 
     async def sync_action(
         self,
@@ -156,9 +165,9 @@ class ToolServer(DjangoChatKitServer):
         sender: WidgetItem | None,
         context: RequestContext,
     ) -> SyncCustomActionResponse:
-        if action.type != COUNTER_ACTION or sender is None:
+        if action.type != COUNTER_ACTION or not is_counter(sender):
             return await super().sync_action(thread, action, sender, context)
-        updated = sender.model_copy(update={"widget": counter(next_count(action))})
+        updated = counted(sender, action)
         # A sync action's answer is not stored by the SDK: keep the new widget ourselves.
         await self.store.save_item(thread.id, updated, context)
         return SyncCustomActionResponse(updated_item=updated)
