@@ -191,12 +191,12 @@ CORS_URLS_REGEX = r"^/(chatkit|api)/.*$"
 # Which step of the ladder answers (example_project/ladder/): unset, the demo agent. A value
 # that names no step raises ImproperlyConfigured here, so the site never starts on a typo.
 EXAMPLE_AGENT = os.environ.get("EXAMPLE_AGENT", "").strip()
-EXAMPLE_STEP = ladder.step(EXAMPLE_AGENT)
+_example_step = ladder.step(EXAMPLE_AGENT)  # lower case: not a setting itself
 
 CHATKIT_BACKEND = {
     # The agent that answers (resolved on every request, so it can depend on the user) and,
     # for some steps, the server class: from the step, see example_project/ladder/__init__.py.
-    **EXAMPLE_STEP.chatkit_backend,
+    **_example_step.chatkit_backend,
     # The ChatKit widget's domain key (the page passes it to the widget). Any non-empty
     # placeholder works on localhost; a public host must be on your OpenAI domain allowlist,
     # with the key it gives you. `manage.py chatkit_doctor --origin ...` checks it.
