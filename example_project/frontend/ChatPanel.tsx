@@ -76,6 +76,7 @@ function Chat({ backend, domainKey, authFetch, composer }: ChatProps) {
     },
     theme: { colorScheme },
     history: { enabled: true },
+    // Attachments: as the site's CHATKIT_BACKEND["ATTACHMENTS"] (on by default).
     composer: { ...composer, attachments: { enabled: true } },
     // `@` in the composer: the caller's own entities (ENTITY_SEARCH, ENTITY_PREVIEW).
     entities: {
