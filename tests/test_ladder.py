@@ -32,6 +32,7 @@ from example_project.ladder import agent as agent_step
 from example_project.ladder import basic, multi_agent, tool
 from tests.support.agents import tools_agent
 from tests.support.example_site import PYTHON, REPO, site_environment
+from tests.support.fake_provider import FakeProvider, ToolCall
 from tests.test_example_site import load_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -380,3 +381,30 @@ def test_multi_agent_on_a_scripted_model(chatkit_client, use_step):
         after = chatkit_client.send(first.thread_id, "Something else")
     assert after.errors == [] and after.assistant_text == "Happy to help."
     assert model.remaining_steps == 0
+
+
+# -- then a real provider ---------------------------------------------------------------------
+
+
+def test_the_steps_run_on_a_real_provider_too(chatkit_client, settings):
+    """From offline to a provider, nothing in a step changes: the multi-agent step over the
+    loopback OpenAI-compatible server (real HTTP, the real Chat Completions client)."""
+    with FakeProvider() as server:
+        settings.CHATKIT_BACKEND = {
+            **settings.CHATKIT_BACKEND,
+            **ladder.step("multi_agent").chatkit_backend,
+            "LLM_PROVIDER": "openai_compatible",
+            "LLM_BASE_URL": server.base_url,
+            "LLM_MODEL": "local-model",
+        }
+        server.script(ToolCall("transfer_to_billing"), "Billing here.", "Invoice 7 is paid.")
+        first = chatkit_client.create_thread("My invoice is wrong")
+        second = chatkit_client.send(first.thread_id, "Invoice 7")
+        requests = server.model_requests()
+    assert first.errors == [] and progress(first) == ["Handing off to Billing…"]
+    assert first.assistant_text == "Billing here." and second.assistant_text == "Invoice 7 is paid."
+    systems = [request.json["messages"][0]["content"] for request in requests]
+    assert systems[0].startswith("You are the front desk")
+    # Turn 2 went straight to Billing.
+    assert [s.startswith("You handle invoices") for s in systems[1:]] == [True, True]
+    assert {request.json["model"] for request in requests} == {"local-model"}
