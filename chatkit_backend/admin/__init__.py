@@ -9,6 +9,8 @@ from django.http import HttpRequest
 
 from .. import models
 from ..console.admin import PlaygroundAdmin
+from .dashboard import UsageDashboardAdmin
+from .feedback import FeedbackAdmin
 from .threads import ThreadAdmin
 
 
@@ -65,3 +67,6 @@ class DailyUsageAdmin(ReadOnlyAdmin):
 
 # The protocol console, for staff with chatkit_backend.use_playground (see console/admin.py).
 admin.site.register(models.Playground, PlaygroundAdmin)
+# Feedback review and the usage dashboard: read-only pages on proxies (feedback.py, dashboard.py).
+admin.site.register(models.RatedItem, FeedbackAdmin)
+admin.site.register(models.UsageDashboard, UsageDashboardAdmin)
