@@ -64,7 +64,7 @@ def test_feedback_rows_show_the_question_rating_and_thread(admin, rated):
         ("Capital of France?", "Paris.", "positive"),
     ]
     html = response.content.decode()
-    assert "👎 negative" in html and "Second city?" in html
+    assert ">negative</span>" in html and "Second city?" in html
     assert f"/admin/chatkit_backend/thread/{rated['thread']}/change/" in html.replace("_5F", "_")
 
 

@@ -153,7 +153,7 @@ def test_the_list_shows_the_columns_without_aggregating(admin, threads):
         response = admin.get(LIST)
     html = response.content.decode()
     assert "What is the capital of France?" in html and "locked: Spam" in html
-    assert "👎" in html
+    assert 'class="ck-feedback-negative"' in html
     sql = " ".join(q["sql"].upper() for q in captured.captured_queries)
     assert "GROUP BY" not in sql and "chatkit_backend_threaditem".upper() not in sql
     assert len(captured.captured_queries) <= 10

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import models
 
 VIEW_PERMISSION = "chatkit_backend.view_threaditem"
-MARKS = {"positive": "👍 positive", "negative": "👎 negative"}
+STYLES = {"positive": "color:#060", "negative": "color:#a00;font-weight:bold"}
 
 
 class FeedbackAdmin(admin.ModelAdmin):
@@ -61,7 +61,8 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("rating"), ordering="feedback")
     def rating(self, obj: models.ThreadItem) -> str:
-        return MARKS.get(obj.feedback or "", obj.feedback or "")
+        kind = obj.feedback or ""
+        return format_html('<span style="{}">{}</span>', STYLES.get(kind, ""), kind)
 
     @admin.display(description=_("user message before it"))
     def question(self, obj: models.ThreadItem) -> str:
@@ -69,7 +70,7 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("rated answer"))
     def answer(self, obj: models.ThreadItem) -> str:
-        return Truncator(obj.text or "—").chars(300)
+        return Truncator(obj.text or "—").chars(160)
 
     @admin.display(description=_("thread"))
     def thread_link(self, obj: models.ThreadItem) -> str:

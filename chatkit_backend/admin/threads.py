@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .. import models
@@ -32,7 +32,8 @@ from .forms import ThreadActionForm, ThreadForm
 from .pages import transcript_rows
 from .search import search_threads
 
-FEEDBACK_MARKS = {"positive": "👍", "negative": "👎"}
+# Plain words in colour: the admin's fonts may have no emoji.
+FEEDBACK_STYLE = {"positive": "color:#060", "negative": "color:#a00;font-weight:bold"}
 
 
 class ThreadAdmin(admin.ModelAdmin):
@@ -111,14 +112,20 @@ class ThreadAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("feedback"), ordering="latest_feedback")
     def feedback_mark(self, obj: models.Thread) -> str:
-        marks = [
-            mark
-            for flag, mark in ((obj.has_positive_feedback, "👍"), (obj.has_negative_feedback, "👎"))
+        kinds = [
+            kind
+            for kind, flag in (
+                ("negative", obj.has_negative_feedback),
+                ("positive", obj.has_positive_feedback),
+            )
             if flag
         ]
-        latest = obj.latest_feedback
-        return format_html(
-            "<span title='latest: {}'>{}</span>", latest or "none", " ".join(marks) or "—"
+        if not kinds:
+            return "—"
+        return format_html_join(
+            " ",
+            '<span class="ck-feedback-{}" style="{}" title="latest: {}">{}</span>',
+            ((kind, FEEDBACK_STYLE[kind], obj.latest_feedback, kind) for kind in kinds),
         )
 
     # -- the thread page -------------------------------------------------------------------

@@ -78,7 +78,7 @@ def _attachments(attachments: list[dict[str, Any]]) -> SafeString:
         else:
             parts.append(
                 format_html(
-                    '<a class="ck-file" href="{}" target="_blank" rel="noopener">📎 {}</a>',
+                    '<a class="ck-file" href="{}" target="_blank" rel="noopener">[file] {}</a>',
                     url,
                     name,
                 )
