@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.utils.safestring import SafeString
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from .. import models
 from .transcript import HIDDEN_TYPES, SPEAKERS, body
@@ -63,3 +65,50 @@ def transcript_rows(thread: models.Thread, limit: int = TRANSCRIPT_LIMIT) -> tup
         )
     rows.extend(_usage_row(row) for row in usage)
     return rows, len(items)
+
+
+def _head(row: Row) -> SafeString:
+    when = timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M:%S")
+    return format_html(
+        '<div class="ck-head"><strong>{}</strong> · {}{}{}</div>',
+        row.speaker,
+        when,
+        mark_safe(' · <span class="ck-badge">hidden from the user</span>') if row.hidden else "",
+        format_html(
+            ' · <span class="ck-badge ck-{}">feedback: {}</span>', row.feedback, row.feedback
+        )
+        if row.feedback
+        else "",
+    )
+
+
+def _usage_html(usage: models.TurnUsage) -> SafeString:
+    return format_html(
+        '<div class="ck-row ck-usage">Turn usage · {}{} · {} in + {} out = <strong>{}</strong> '
+        "tokens{}</div>",
+        usage.provider,
+        f" / {usage.model}" if usage.model else "",
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.total_tokens,
+        mark_safe(' <span class="ck-badge">estimated</span>') if usage.estimated else "",
+    )
+
+
+def render_rows(rows: list[Row]) -> SafeString:
+    """The rows as HTML, built in Python: a template loop over 2,000 items costs a second."""
+    parts = []
+    for row in rows:
+        if row.usage is not None:
+            parts.append(_usage_html(row.usage))
+            continue
+        parts.append(
+            format_html(
+                '<div class="ck-row ck-{}{}">{}<div class="ck-body">{}</div></div>',
+                row.item_type,
+                " ck-hidden" if row.hidden else "",
+                _head(row),
+                row.html,
+            )
+        )
+    return mark_safe("".join(parts))

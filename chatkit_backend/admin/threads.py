@@ -29,7 +29,7 @@ from . import status as statuses
 from .export import EXPORT_PERMISSION, FORMATS, export_response
 from .filters import FeedbackFilter, ModelFilter, OwnerFilter, ProviderFilter, StatusFilter
 from .forms import ThreadActionForm, ThreadForm
-from .pages import transcript_rows
+from .pages import render_rows, transcript_rows
 from .search import search_threads
 
 # Plain words in colour: the admin's fonts may have no emoji.
@@ -157,7 +157,7 @@ class ThreadAdmin(admin.ModelAdmin):
         rows, shown = transcript_rows(obj)
         return render_to_string(
             "chatkit_backend/admin/transcript.html",
-            {"rows": rows, "shown": shown, "total": obj.item_count},
+            {"rows": render_rows(rows), "shown": shown, "total": obj.item_count},
         )
 
     # -- actions ---------------------------------------------------------------------------
