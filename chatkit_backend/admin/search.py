@@ -37,12 +37,14 @@ def search_threads(queryset: QuerySet[Any], query: str) -> QuerySet[Any]:
     query = query.strip()
     if not query:
         return queryset
-    username = get_user_model().USERNAME_FIELD
+    user_model = get_user_model()
     said = items_saying(query, queryset.db).values("thread_id")
-    return queryset.filter(
+    matches = (
         Q(title__icontains=query)
-        | Q(**{f"owner__{username}__icontains": query})
-        | Q(owner__email__icontains=query)
+        | Q(**{f"owner__{user_model.USERNAME_FIELD}__icontains": query})
         | Q(id=query)
         | Q(id__in=said)
     )
+    if "email" in {field.name for field in user_model._meta.get_fields()}:
+        matches |= Q(owner__email__icontains=query)
+    return queryset.filter(matches)

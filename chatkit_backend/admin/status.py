@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from .. import models
@@ -68,25 +68,30 @@ def owner_context(thread: models.Thread) -> RequestContext:
     return RequestContext(owner=Owner(session_key=thread.session_key))
 
 
+def in_states(threads: QuerySet[models.Thread], states: frozenset[str]) -> QuerySet[Any]:
+    """Those of ``threads`` whose status type is one of ``states`` (an empty status is open)."""
+    matches = Q(state__in=states) | (Q(state__isnull=True) if "active" in states else Q())
+    return threads.alias(state=models.STATUS_TYPE).filter(matches)
+
+
 def apply(
     request: HttpRequest, threads: QuerySet[models.Thread], name: str, reason: str = ""
 ) -> list[models.Thread]:
-    """Apply transition ``name`` to those of ``threads`` it applies to; returns them."""
+    """Apply transition ``name`` to those of ``threads`` it applies to; returns them.
+
+    One UPDATE of the status column only (a turn running meanwhile keeps its own changes),
+    one admin log entry per thread, one notice per thread to its owner's open pages.
+    """
     transition = TRANSITIONS[name]
     new = status_json(transition.to, reason if transition.takes_reason else "")
-    changed = []
     with transaction.atomic():
-        for thread in (
-            threads.select_related(None)
-            .select_for_update()
-            .only("id", "title", "status", "owner_id", "session_key")
-        ):
-            if thread.status_type not in transition.applies_to:
-                continue
-            # Only the status column: a turn running meanwhile keeps its own changes.
-            models.Thread.objects.filter(id=thread.id).update(status=new)
+        rows = in_states(threads.select_related(None), transition.applies_to)
+        changed = list(
+            rows.select_for_update().only("id", "title", "status", "owner_id", "session_key")
+        )
+        models.Thread.objects.filter(pk__in=[row.pk for row in changed]).update(status=new)
+        for thread in changed:
             thread.status = new
-            changed.append(thread)
             announce(thread.id, owner_context(thread), "thread")
         log(request, changed, f"{transition.done} thread ({describe_status(new)})")
     return changed

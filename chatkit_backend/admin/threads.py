@@ -177,12 +177,12 @@ class ThreadAdmin(admin.ModelAdmin):
 
     def _change_status(self, request: HttpRequest, queryset: QuerySet[Any], name: str) -> None:
         reason = request.POST.get("reason", "")
+        selected = queryset.count()
         changed = statuses.apply(request, queryset, name, reason)
         done = statuses.TRANSITIONS[name].done.lower()
-        skipped = queryset.count() - len(changed) if len(changed) < 100 else 0
-        message = f"{len(changed)} thread(s) {done}."
-        if skipped:
-            message += f" {skipped} left as they were (not in a state this applies to)."
+        message = f"{len(changed)} of {selected} selected thread(s) {done}."
+        if len(changed) < selected:
+            message += " The others were not in a state this applies to."
         self.message_user(request, message, messages.SUCCESS if changed else messages.WARNING)
 
     @admin.action(description=_("Lock selected threads"), permissions=["change_status"])
