@@ -55,7 +55,7 @@ def seed(threads: int, items: int, users: int = 1000) -> dict[str, Any]:
     admin = User.objects.create_superuser("bench-admin", password="x")
     now = datetime.now(UTC)
     big_items = min(2000, items // 10)
-    per_thread = max((items - big_items) // max(threads - 1, 1), 1)
+    per_thread, extra = divmod(items - big_items, max(threads - 1, 1))
     thread_rows: list[tuple] = []
     item_rows: list[tuple] = []
     started = time.perf_counter()
@@ -72,7 +72,7 @@ def seed(threads: int, items: int, users: int = 1000) -> dict[str, Any]:
             cursor.execute("PRAGMA synchronous = OFF")  # a benchmark's scratch file
     for n in range(threads):
         thread_id = BIG_THREAD if n == 0 else f"thr_{n:024x}"
-        count = big_items if n == 0 else per_thread
+        count = big_items if n == 0 else per_thread + (1 if n <= extra else 0)
         created = now - timedelta(days=rng.uniform(0, 90))
         provider, model = rng.choice(MODELS)
         state = rng.random()
@@ -234,7 +234,7 @@ def measure(info: dict[str, Any], repeat: int) -> list[dict[str, Any]]:
     ]
     results = []
     for name, url, params in pages:
-        times, queries, status = [], 0, 0
+        times, queries, status, sql = [], 0, 0, []
         for _ in range(repeat + 1):
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
@@ -242,7 +242,10 @@ def measure(info: dict[str, Any], repeat: int) -> list[dict[str, Any]]:
                 times.append((time.perf_counter() - started) * 1000)
             status = response.status_code
             queries = len(captured.captured_queries)
+            sql.append(sorted((float(q["time"]) * 1000, q["sql"]) for q in captured))
         warm = times[1:] or times
+        last = sql[-1]
+        slowest = last[-1] if last else (0.0, "")
         results.append(
             {
                 "page": name,
@@ -251,6 +254,9 @@ def measure(info: dict[str, Any], repeat: int) -> list[dict[str, Any]]:
                 "median_ms": round(statistics.median(warm), 1),
                 "max_ms": round(max(warm), 1),
                 "queries": queries,
+                "sql_ms": round(sum(t for t, _ in last), 1),
+                "slowest_sql_ms": round(slowest[0], 1),
+                "slowest_sql": slowest[1][:300],
             }
         )
         print(f"  {name:34} {results[-1]}", flush=True)
@@ -281,12 +287,12 @@ def render(results: list[dict[str, Any]]) -> str:
             f"(written in {seed_info['seconds']['write']} s, indexed in "
             f"{seed_info['seconds']['index']} s)",
             "",
-            "| page | median ms | max ms | cold ms | queries | status |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| page | median ms | max ms | cold ms | queries | SQL ms (last) | status |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         lines += [
             f"| {p['page']} | {p['median_ms']} | {p['max_ms']} | {p['cold_ms']} | {p['queries']} "
-            f"| {p['status']} |"
+            f"| {p['sql_ms']} | {p['status']} |"
             for p in result["pages"]
         ]
         lines.append("")

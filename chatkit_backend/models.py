@@ -94,6 +94,17 @@ class Thread(OwnedModel):
             models.Index(fields=["updated_at", "id"], name="chatkit_thread_activity"),
             models.Index(STATUS_TYPE, "updated_at", name="chatkit_thread_state"),
             models.Index(fields=["model", "updated_at"], name="chatkit_thread_model"),
+            # Small (rated threads only): the feedback filters' page and count read just these.
+            models.Index(
+                fields=["updated_at", "id"],
+                name="chatkit_thread_negative",
+                condition=Q(has_negative_feedback=True),
+            ),
+            models.Index(
+                fields=["updated_at", "id"],
+                name="chatkit_thread_positive",
+                condition=Q(has_positive_feedback=True),
+            ),
             models.Index(fields=["provider", "updated_at"], name="chatkit_thread_provider"),
         ]
         constraints = [

@@ -338,3 +338,20 @@ def test_the_admin_index_links_the_thread_list(admin):
     assert (
         reverse("admin:chatkit_backend_thread_changelist") in admin.get("/admin/").content.decode()
     )
+
+
+def test_status_changes_are_announced_to_the_owner(admin, threads, chatkit_user):
+    from chatkit_backend.signals import thread_changed
+
+    heard = []
+
+    def receiver(sender, thread_id, context, change, **kwargs):
+        heard.append((thread_id, change, context.owner.user_id))
+
+    thread_changed.connect(receiver)
+    try:
+        act(admin, "lock", [threads["capital"], threads["hello"]], reason="Paused")
+    finally:
+        thread_changed.disconnect(receiver)
+    # The locked one is left as it was: only the open thread changed, and only it is announced.
+    assert heard == [(threads["capital"], "thread", chatkit_user.pk)]

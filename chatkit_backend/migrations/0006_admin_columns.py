@@ -136,6 +136,14 @@ class Migration(migrations.Migration):
             model_name='threaditem',
             index=models.Index(condition=models.Q(('feedback__isnull', False)), fields=['feedback_at'], name='chatkit_item_rated'),
         ),
+        migrations.AddIndex(
+            model_name='thread',
+            index=models.Index(condition=models.Q(('has_negative_feedback', True)), fields=['updated_at', 'id'], name='chatkit_thread_negative'),
+        ),
+        migrations.AddIndex(
+            model_name='thread',
+            index=models.Index(condition=models.Q(('has_positive_feedback', True)), fields=['updated_at', 'id'], name='chatkit_thread_positive'),
+        ),
         migrations.CreateModel(
             name='RatedItem',
             fields=[
