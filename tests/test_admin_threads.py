@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from agents.testing import assistant_message
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -287,6 +287,7 @@ def test_deleting_threads_removes_their_attachment_files(
     assert response.status_code == 302
     assert not models.Thread.objects.filter(id=thread_id).exists()
     assert not models.Attachment.objects.filter(id=attachment_id).exists()
+    assert LogEntry.objects.get(object_id=thread_id).action_flag == DELETION
     assert stored_files(media) == []
 
 
@@ -355,3 +356,15 @@ def test_status_changes_are_announced_to_the_owner(admin, threads, chatkit_user)
         thread_changed.disconnect(receiver)
     # The locked one is left as it was: only the open thread changed, and only it is announced.
     assert heard == [(threads["capital"], "thread", chatkit_user.pk)]
+
+
+def test_item_and_usage_lists_filter_without_scanning_for_choices(admin, threads):
+    with CaptureQueriesContext(connection) as captured:
+        response = admin.get("/admin/chatkit_backend/threaditem/", {"type": "user_message"})
+    assert response.status_code == 200
+    assert {row.type for row in response.context["cl"].result_list} == {"user_message"}
+    assert not any("DISTINCT" in q["sql"].upper() for q in captured.captured_queries)
+    capital = models.Thread.objects.get(id=threads["capital"])
+    usage = admin.get("/admin/chatkit_backend/turnusage/", {"model": capital.model})
+    assert len(usage.context["cl"].result_list) == models.TurnUsage.objects.count()
+    assert f"?model={capital.model}" in usage.content.decode()

@@ -11,6 +11,7 @@ from .. import models
 from ..console.admin import PlaygroundAdmin
 from .dashboard import UsageDashboardAdmin
 from .feedback import FeedbackAdmin
+from .filters import ItemTypeFilter, ModelFilter, ProviderFilter
 from .threads import ThreadAdmin
 
 
@@ -28,8 +29,10 @@ admin.site.register(models.Thread, ThreadAdmin)
 @admin.register(models.ThreadItem)
 class ThreadItemAdmin(ReadOnlyAdmin):
     list_display = ("item_id", "thread", "type", "feedback", "created_at")
-    list_filter = ("type", "feedback")
+    list_filter = (ItemTypeFilter, "feedback")
     search_fields = ("item_id", "thread__id", "thread__title")
+    ordering = ("-seq",)
+    show_full_result_count = False
     list_select_related = ("thread",)
     raw_id_fields = ("thread",)
 
@@ -53,8 +56,10 @@ class TurnUsageAdmin(ReadOnlyAdmin):
         "estimated",
         "created_at",
     )
-    list_filter = ("provider", "model", "estimated")
+    list_filter = (ProviderFilter, ModelFilter, "estimated")
     list_select_related = ("thread", "owner")
+    ordering = ("-created_at", "-pk")
+    show_full_result_count = False
 
 
 @admin.register(models.DailyUsage)

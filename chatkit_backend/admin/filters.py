@@ -64,15 +64,17 @@ class FeedbackFilter(admin.SimpleListFilter):
 
 
 class _ColumnFilter(admin.SimpleListFilter):
-    """Exact match on a thread column; its values read distinct, cached for a minute."""
+    """Exact match on a column of the admin's model; its values read distinct (at most 200),
+    cached for a minute, instead of on every page as Django's ``AllValuesFieldListFilter``."""
 
     column = ""
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
-        key = f"chatkit_backend.admin.{self.column}s"
+        model = model_admin.model
+        key = f"chatkit_backend.admin.{model._meta.model_name}.{self.column}"
         values = cache.get(key)
         if values is None:
-            rows = models.Thread.objects.exclude(**{self.column: ""}).order_by(self.column)
+            rows = model._default_manager.exclude(**{self.column: ""}).order_by(self.column)
             values = list(rows.values_list(self.column, flat=True).distinct()[:200])
             cache.set(key, values, CHOICES_TTL)
         current = self.value()
@@ -95,6 +97,33 @@ class ModelFilter(_ColumnFilter):
     title = _("model")
     parameter_name = "model"
     column = "model"
+
+
+class ItemTypeFilter(admin.SimpleListFilter):
+    """The item types ChatKit has: a fixed list, not a DISTINCT over a million items."""
+
+    title = _("type")
+    parameter_name = "type"
+    TYPES = (
+        "user_message",
+        "assistant_message",
+        "client_tool_call",
+        "widget",
+        "generated_image",
+        "structured_input",
+        "task",
+        "workflow",
+        "end_of_turn",
+        "hidden_context_item",
+        "sdk_hidden_context",
+    )
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return [(kind, kind) for kind in self.TYPES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(type=value) if value else queryset
 
 
 class OwnerFilter(admin.SimpleListFilter):
