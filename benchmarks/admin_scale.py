@@ -230,6 +230,8 @@ def measure(info: dict[str, Any], repeat: int) -> list[dict[str, Any]]:
         (f"search: rare word ({RARE})", base, {"q": RARE}),
         ("search: common word", base, {"q": info["common_word"]}),
         ("feedback review", "/admin/chatkit_backend/rateditem/", {}),
+        ("thread items list", "/admin/chatkit_backend/threaditem/", {}),
+        ("thread items, type filter", "/admin/chatkit_backend/threaditem/", {"type": "widget"}),
         ("usage dashboard", "/admin/chatkit_backend/usagedashboard/", {}),
     ]
     results = []
