@@ -33,6 +33,7 @@ class ThreadItemAdmin(ReadOnlyAdmin):
     search_fields = ("item_id", "thread__id", "thread__title")
     ordering = ("-seq",)
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_select_related = ("thread",)
     raw_id_fields = ("thread",)
 
@@ -60,6 +61,7 @@ class TurnUsageAdmin(ReadOnlyAdmin):
     list_select_related = ("thread", "owner")
     ordering = ("-created_at", "-pk")
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(models.DailyUsage)

@@ -31,6 +31,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ("thread", "thread__owner")
     ordering = ("-feedback_at", "-seq")
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     actions = None
 
