@@ -368,3 +368,9 @@ def test_item_and_usage_lists_filter_without_scanning_for_choices(admin, threads
     usage = admin.get("/admin/chatkit_backend/turnusage/", {"model": capital.model})
     assert len(usage.context["cl"].result_list) == models.TurnUsage.objects.count()
     assert f"?model={capital.model}" in usage.content.decode()
+
+
+@pytest.mark.parametrize("query", ["'&|!:*(", '"unclosed', "-", "or", "%_\\", "a" * 300, "\x00x"])
+def test_any_search_input_answers_a_page(admin, threads, query):
+    response = admin.get(LIST, {"q": query})
+    assert response.status_code == 200
