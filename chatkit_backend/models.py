@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
+
+from .expressions import StatusType
 
 # Usage rows (and the owner fields every owned row has) live in usage_models.py, re-exported
 # here: chatkit_backend.models stays the one place to import models from.
@@ -18,7 +18,7 @@ from .usage_models import DailyUsage, OwnedModel, TurnUsage
 
 # A thread's status type as text ("active", "locked", "closed"; NULL for an empty status), the
 # expression of the index chatkit_thread_state: filter on exactly this to use the index.
-STATUS_TYPE = Cast(KeyTextTransform("type", "status"), models.CharField())
+STATUS_TYPE = StatusType()
 
 __all__ = [
     "Attachment",
