@@ -6,29 +6,31 @@ other columns exist for ownership checks, ordering and keyset pagination, and th
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .expressions import StatusType
 
-class OwnedModel(models.Model):
-    """A row that belongs to a user or, when anonymous access is enabled, to a session."""
+# Usage rows (and the owner fields every owned row has) live in usage_models.py, re-exported
+# here: chatkit_backend.models stays the one place to import models from.
+from .usage_models import DailyUsage, OwnedModel, TurnUsage
 
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("owner"),
-    )
-    session_key = models.CharField(
-        _("anonymous session"), max_length=64, blank=True, default="", db_index=True
-    )
+# A thread's status type as text ("active", "locked", "closed"; NULL for an empty status), the
+# expression of the index chatkit_thread_state: filter on exactly this to use the index.
+STATUS_TYPE = StatusType()
 
-    class Meta:
-        abstract = True
+__all__ = [
+    "Attachment",
+    "DailyUsage",
+    "OwnedModel",
+    "Playground",
+    "RatedItem",
+    "Thread",
+    "ThreadItem",
+    "TurnUsage",
+    "UsageDashboard",
+]
 
 
 class Thread(OwnedModel):
@@ -48,15 +50,62 @@ class Thread(OwnedModel):
     # unless renewed (a worker that dies mid-turn stops renewing it). See chatkit_backend.turns.
     turn_lease = models.CharField(max_length=32, blank=True, default="", editable=False)
     turn_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Denormalised for the admin's thread list, which must not aggregate per page. The store
+    # keeps them current in writes it makes anyway: a turn's release of the thread recounts
+    # items and feedback and adds what the turn spent (see store/counters.py); a write outside
+    # a turn (a feedback, a delete, server code adding an item) refreshes them at once.
+    item_count = models.PositiveIntegerField(_("items"), default=0, editable=False)
+    tokens_spent = models.PositiveBigIntegerField(_("tokens spent"), default=0, editable=False)
+    latest_feedback = models.CharField(
+        _("latest feedback"), max_length=16, null=True, blank=True, editable=False
+    )
+    has_positive_feedback = models.BooleanField(default=False, editable=False)
+    has_negative_feedback = models.BooleanField(default=False, editable=False)
+    provider = models.CharField(
+        _("provider"),
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("The provider of the thread's latest turn."),
+    )
+    model = models.CharField(
+        _("model"),
+        max_length=128,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("The model of the thread's latest turn."),
+    )
 
     class Meta:
         verbose_name = _("thread")
         verbose_name_plural = _("threads")
+        permissions = [
+            ("export_thread", _("Can export threads as Markdown or JSON")),
+            ("change_thread_status", _("Can lock, unlock, close and reopen threads")),
+        ]
         indexes = [
             models.Index(fields=["owner", "created_at", "id"], name="chatkit_thread_owner_keyset"),
             models.Index(
                 fields=["session_key", "created_at", "id"], name="chatkit_thread_anon_keyset"
             ),
+            # The admin's thread list: newest activity first, filtered by status or model.
+            models.Index(fields=["updated_at", "id"], name="chatkit_thread_activity"),
+            models.Index(STATUS_TYPE, "updated_at", name="chatkit_thread_state"),
+            models.Index(fields=["model", "updated_at"], name="chatkit_thread_model"),
+            # Small (rated threads only): the feedback filters' page and count read just these.
+            models.Index(
+                fields=["updated_at", "id"],
+                name="chatkit_thread_negative",
+                condition=Q(has_negative_feedback=True),
+            ),
+            models.Index(
+                fields=["updated_at", "id"],
+                name="chatkit_thread_positive",
+                condition=Q(has_positive_feedback=True),
+            ),
+            models.Index(fields=["provider", "updated_at"], name="chatkit_thread_provider"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -88,6 +137,10 @@ class ThreadItem(models.Model):
         _("feedback"), max_length=16, choices=Feedback.choices, null=True, blank=True
     )
     feedback_at = models.DateTimeField(null=True, blank=True)
+    # The item's searchable text (user and assistant message text), written by the same
+    # statement as the item. PostgreSQL indexes it for full-text search (a GIN index on its
+    # tsvector, made by migration 0006); SQLite searches it by case-insensitive containment.
+    text = models.TextField(_("message text"), blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("thread item")
@@ -100,6 +153,12 @@ class ThreadItem(models.Model):
             models.Index(
                 fields=["feedback"],
                 name="chatkit_item_feedback",
+                condition=Q(feedback__isnull=False),
+            ),
+            # The admin's feedback review, newest ratings first.
+            models.Index(
+                fields=["feedback_at"],
+                name="chatkit_item_rated",
                 condition=Q(feedback__isnull=False),
             ),
         ]
@@ -143,121 +202,6 @@ class Attachment(OwnedModel):
         return self.name
 
 
-class TurnUsage(OwnedModel):
-    """Tokens one agent turn spent, as the Agents SDK reported them, or an estimate.
-
-    It belongs to its owner and the day it was recorded; the thread is only a reference,
-    NULL once the thread is deleted (even if that happened while the turn ran), so usage
-    reports still count it. A turn that ended before the provider reported its usage (the
-    client left, the thread was deleted, the provider failed) is charged an estimate, marked
-    by ``estimated``.
-    """
-
-    thread = models.ForeignKey(
-        Thread, on_delete=models.SET_NULL, null=True, blank=True, related_name="usage"
-    )
-    provider = models.CharField(_("provider"), max_length=32)
-    model = models.CharField(_("model"), max_length=128, blank=True)
-    requests = models.PositiveIntegerField(default=0)
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    total_tokens = models.PositiveBigIntegerField(default=0)
-    client_address = models.CharField(
-        _("client address"),
-        max_length=64,
-        blank=True,
-        default="",
-        help_text=_(
-            "Anonymous visitors only: their IP address (an IPv6 /64), which their daily "
-            "budget counts by as well as by session."
-        ),
-    )
-    estimated = models.BooleanField(
-        _("estimated"),
-        default=False,
-        help_text=_("The turn ended early: tokens estimated from the text sent and streamed."),
-    )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-
-    class Meta:
-        verbose_name = _("turn usage")
-        verbose_name_plural = _("turn usage")
-        indexes = [
-            models.Index(fields=["owner", "created_at"], name="chatkit_usage_owner_day"),
-            models.Index(fields=["session_key", "created_at"], name="chatkit_usage_anon_day"),
-            models.Index(
-                fields=["client_address", "created_at"],
-                name="chatkit_usage_address_day",
-                condition=~Q(client_address=""),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.thread_id}: {self.total_tokens} tokens"
-
-
-class DailyUsage(OwnedModel):
-    """One owner's tokens on one day: what ``DAILY_TOKEN_BUDGET`` is checked against.
-
-    An anonymous visitor's turns count on two counters, their session's and their client
-    address's (a row with only ``client_address``), so dropping the session cookie does not
-    renew the budget.
-
-    A turn reserves tokens here before it starts, with one conditional UPDATE that succeeds
-    only while ``spent + reserved`` is below the budget, and settles the reservation to what it
-    spent (``TurnUsage``) when it ends. Concurrent turns thus overshoot the budget by at most
-    one reservation. Kept only while a budget is configured.
-    """
-
-    client_address = models.CharField(
-        _("client address"),
-        max_length=64,
-        blank=True,
-        default="",
-        help_text=_("Set on the counter of an anonymous client address (an IPv6 /64)."),
-    )
-    day = models.DateField(_("day"))
-    spent = models.PositiveBigIntegerField(_("tokens spent"), default=0)
-    reserved = models.PositiveBigIntegerField(
-        _("tokens reserved"),
-        default=0,
-        help_text=_("Held by turns still running (or by workers that died mid-turn)."),
-    )
-    budget_warned = models.BooleanField(
-        _("warned"),
-        default=False,
-        help_text=_("The owner was told that day that their budget is running low."),
-    )
-
-    class Meta:
-        verbose_name = _("daily usage")
-        verbose_name_plural = _("daily usage")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["owner", "day"],
-                condition=Q(owner__isnull=False),
-                name="chatkit_daily_usage_owner",
-            ),
-            models.UniqueConstraint(
-                fields=["session_key", "day"],
-                condition=Q(owner__isnull=True) & ~Q(session_key=""),
-                name="chatkit_daily_usage_session",
-            ),
-            models.UniqueConstraint(
-                fields=["client_address", "day"],
-                condition=Q(owner__isnull=True, session_key="") & ~Q(client_address=""),
-                name="chatkit_daily_usage_address",
-            ),
-            models.CheckConstraint(
-                condition=Q(owner__isnull=False) | ~Q(session_key="") | ~Q(client_address=""),
-                name="chatkit_daily_usage_has_owner",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.day}: {self.spent} spent, {self.reserved} reserved"
-
-
 class Playground(Thread):
     """The admin's Playground (``chatkit_backend.console``): no table and no rows of its own.
 
@@ -272,3 +216,27 @@ class Playground(Thread):
         permissions = [("use_playground", _("Can chat with the agent in the admin Playground"))]
         verbose_name = _("playground")
         verbose_name_plural = _("playground")
+
+
+class RatedItem(ThreadItem):
+    """The admin's Feedback review (``chatkit_backend.admin.feedback``): rated assistant
+    messages. A proxy with no table and no permissions of its own: ``view_threaditem`` opens it.
+    """
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+
+
+class UsageDashboard(TurnUsage):
+    """The admin's usage dashboard (``chatkit_backend.admin.dashboard``): charts of what turns
+    spent. A proxy with no table and no permissions of its own: ``view_turnusage`` opens it.
+    """
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        verbose_name = _("usage dashboard")
+        verbose_name_plural = _("usage dashboard")

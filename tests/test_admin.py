@@ -130,7 +130,8 @@ def test_closing_a_thread_in_the_admin_writes_only_what_changed(admin_client_wit
             thread_page(thread_id),
             {
                 "title": thread.title,
-                "status": '{"type": "closed", "reason": "Resolved"}',
+                "state": "closed",
+                "reason": "Resolved",
                 "metadata": "{}",
             },
         )

@@ -1,22 +1,18 @@
-"""The Django admin for ChatKit: threads (with their transcript), items, attachments, usage,
-and the protocol console's Playground (:mod:`chatkit_backend.console.admin`)."""
+"""The Django admin for ChatKit: threads (:mod:`.threads`: list, transcript, actions), items,
+attachments, usage, and the protocol console's Playground
+(:mod:`chatkit_backend.console.admin`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.template.loader import render_to_string
-from django.utils.translation import gettext_lazy as _
 
 from .. import models
 from ..console.admin import PlaygroundAdmin
-from .transcript import TranscriptLine, describe
-
-TRANSCRIPT_LIMIT = 500
+from .dashboard import UsageDashboardAdmin
+from .feedback import FeedbackAdmin
+from .filters import ItemTypeFilter, ModelFilter, ProviderFilter
+from .threads import ThreadAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -27,71 +23,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(models.Thread)
-class ThreadAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "owner", "item_count", "status_type", "updated_at", "created_at")
-    list_select_related = ("owner",)
-    list_filter = ("created_at", "updated_at")
-    date_hierarchy = "updated_at"
-    ordering = ("-updated_at",)
-    readonly_fields = ("id", "owner", "session_key", "created_at", "updated_at", "transcript")
-    fields = (
-        "id",
-        "title",
-        "owner",
-        "session_key",
-        "status",
-        "metadata",
-        "created_at",
-        "updated_at",
-        "transcript",
-    )
-
-    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        username = get_user_model().USERNAME_FIELD
-        return ("title", "id", f"owner__{username}", "owner__email")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[models.Thread]:
-        return super().get_queryset(request).annotate(item_count=Count("items"))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # threads start from a user's first message
-
-    def save_model(self, request: HttpRequest, obj: models.Thread, form: Any, change: bool) -> None:
-        # Only what the operator changed: a whole-row save would write back stale values a
-        # running turn changed meanwhile (its title, its claim on the thread).
-        editable = {field.name for field in obj._meta.concrete_fields}
-        obj.save(update_fields=[name for name in form.changed_data if name in editable])
-
-    @admin.display(description=_("items"), ordering="item_count")
-    def item_count(self, obj: models.Thread) -> int:
-        return obj.item_count  # type: ignore[attr-defined]
-
-    @admin.display(description=_("status"))
-    def status_type(self, obj: models.Thread) -> str:
-        return obj.status_type
-
-    @admin.display(description=_("transcript"))
-    def transcript(self, obj: models.Thread) -> str:
-        rows = obj.items.order_by("-created_at", "-seq")[:TRANSCRIPT_LIMIT]
-        lines = []
-        for row in reversed(list(rows)):
-            speaker, text, hidden = describe(row.data)
-            lines.append(
-                TranscriptLine(speaker, row.type, text, row.created_at, row.feedback, hidden)
-            )
-        total = obj.items.count()
-        return render_to_string(
-            "chatkit_backend/admin/transcript.html",
-            {"lines": lines, "truncated": total > TRANSCRIPT_LIMIT, "total": total},
-        )
+admin.site.register(models.Thread, ThreadAdmin)
 
 
 @admin.register(models.ThreadItem)
 class ThreadItemAdmin(ReadOnlyAdmin):
     list_display = ("item_id", "thread", "type", "feedback", "created_at")
-    list_filter = ("type", "feedback")
+    list_filter = (ItemTypeFilter, "feedback")
     search_fields = ("item_id", "thread__id", "thread__title")
+    ordering = ("-seq",)
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_select_related = ("thread",)
     raw_id_fields = ("thread",)
 
@@ -115,8 +57,11 @@ class TurnUsageAdmin(ReadOnlyAdmin):
         "estimated",
         "created_at",
     )
-    list_filter = ("provider", "model", "estimated")
+    list_filter = (ProviderFilter, ModelFilter, "estimated")
     list_select_related = ("thread", "owner")
+    ordering = ("-created_at", "-pk")
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(models.DailyUsage)
@@ -129,3 +74,6 @@ class DailyUsageAdmin(ReadOnlyAdmin):
 
 # The protocol console, for staff with chatkit_backend.use_playground (see console/admin.py).
 admin.site.register(models.Playground, PlaygroundAdmin)
+# Feedback review and the usage dashboard: read-only pages on proxies (feedback.py, dashboard.py).
+admin.site.register(models.RatedItem, FeedbackAdmin)
+admin.site.register(models.UsageDashboard, UsageDashboardAdmin)

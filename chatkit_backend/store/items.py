@@ -14,6 +14,7 @@ from .. import models
 from ..context import RequestContext
 from ..timestamps import aware
 from .base import ScopedStore
+from .counters import refresh_counters, search_text
 from .memo import memo_of
 from .rows import Order, announce, item_from, keyset, page_of
 
@@ -23,6 +24,11 @@ def _release_idle_connections() -> None:
         # Never inside a transaction: closing would doom it (a test's, or the caller's).
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()
+
+
+def _in_turn(thread_id: str, context: RequestContext) -> bool:
+    """Whether a turn of this request holds ``thread_id`` (its release recounts the items)."""
+    return context.turn is not None and context.turn.thread_id == thread_id
 
 
 class ItemsMixin(ScopedStore):
@@ -106,23 +112,28 @@ class ItemsMixin(ScopedStore):
         ):
             return  # the turn's thread is gone: its last items have nowhere to go
         self._touch(thread_id, context)
+        data = item.model_dump(mode="json")
         try:
-            # One statement: insert, or replace the JSON of the item with this id (its place in
-            # the thread, created_at and seq, stays).
-            models.ThreadItem.objects.bulk_create(
-                [
-                    models.ThreadItem(
-                        thread_id=thread_id,
-                        item_id=item.id,
-                        type=item.type,
-                        created_at=aware(item.created_at),
-                        data=item.model_dump(mode="json"),
-                    )
-                ],
-                update_conflicts=True,
-                unique_fields=["thread", "item_id"],
-                update_fields=["data", "type"],
-            )
+            with transaction.atomic():
+                # One statement: insert, or replace the JSON of the item with this id (its
+                # place in the thread, created_at and seq, stays).
+                models.ThreadItem.objects.bulk_create(
+                    [
+                        models.ThreadItem(
+                            thread_id=thread_id,
+                            item_id=item.id,
+                            type=item.type,
+                            created_at=aware(item.created_at),
+                            data=data,
+                            text=search_text(data),
+                        )
+                    ],
+                    update_conflicts=True,
+                    unique_fields=["thread", "item_id"],
+                    update_fields=["data", "type", "text"],
+                )
+                if not _in_turn(thread_id, context):
+                    refresh_counters(thread_id)  # a turn's release recounts (store/counters.py)
         except IntegrityError:
             # The thread was deleted since this request touched it (by another worker).
             if models.Thread.objects.filter(id=thread_id).exists():
@@ -152,7 +163,10 @@ class ItemsMixin(ScopedStore):
 
     def _delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         self._touch(thread_id, context)
-        models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
+        with transaction.atomic():
+            models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
+            if not _in_turn(thread_id, context):
+                refresh_counters(thread_id)
         announce(thread_id, context, "item")
 
     async def set_feedback(
@@ -173,3 +187,4 @@ class ItemsMixin(ScopedStore):
             if updated != len(item_ids):
                 # Raising inside atomic() rolls the partial update back.
                 raise NotFoundError(f"Item not found in thread {thread_id}")
+            refresh_counters(thread_id)

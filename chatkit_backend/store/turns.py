@@ -7,7 +7,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from .. import models
@@ -17,6 +17,7 @@ from ..exceptions import TurnInProgress
 from ..intake.clients import address_key
 from ..turns import Turn, lease_end, register, unregister, usage
 from .base import ScopedStore
+from .counters import add_tokens, thread_counters, usage_values
 from .memo import memo_of, remember
 
 
@@ -33,6 +34,22 @@ def _budget_counters(context: RequestContext) -> list[dict[str, Any]]:
     return usage.counters(context.owner, _budget_address(context))
 
 
+def _release(turn: Turn, ran: bool, charged: list[dict[str, Any]]) -> None:
+    """One UPDATE: release the turn's claim (if it still holds it), mark the activity, and
+    bring the thread's denormalised columns up to date (items, feedback, tokens, model)."""
+    assert turn.thread_id is not None
+    holds_claim = Q(turn_lease=turn.lease)
+    fields: dict[str, Any] = {
+        "turn_lease": Case(When(holds_claim, then=Value("")), default=F("turn_lease")),
+        "turn_lease_until": Case(When(holds_claim, then=None), default=F("turn_lease_until")),
+        **thread_counters(turn.thread_id),
+    }
+    if ran:
+        fields["updated_at"] = timezone.now()
+        fields.update(usage_values(charged))
+    models.Thread.objects.filter(id=turn.thread_id).update(**fields)
+
+
 class TurnsMixin(ScopedStore):
     async def record_usage(
         self, thread_id: str | None, context: RequestContext, **fields: Any
@@ -42,7 +59,10 @@ class TurnsMixin(ScopedStore):
         Usage outlives its thread: if the thread is gone, the row is kept without it.
         """
         fields = {**fields, "client_address": _budget_address(context) or ""}
-        await sync_to_async(usage.record)(context.owner, thread_id, [fields])
+        rows = [fields]
+        await sync_to_async(usage.record)(
+            context.owner, thread_id, rows, lambda: add_tokens(thread_id, rows)
+        )
 
     async def begin_turn(
         self,
@@ -116,10 +136,7 @@ class TurnsMixin(ScopedStore):
 
         def release_and_settle() -> None:
             if turn.thread_id is not None:
-                activity = {"updated_at": timezone.now()} if ran else {}
-                models.Thread.objects.filter(id=turn.thread_id, turn_lease=turn.lease).update(
-                    turn_lease="", turn_lease_until=None, **activity
-                )
+                _release(turn, ran, rows)
             if turn.day is not None:
                 spent = sum(charge.total_tokens for charge in charges)
                 usage.settle(_budget_counters(context), turn.day, turn.reserved, spent)
