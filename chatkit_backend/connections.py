@@ -9,6 +9,7 @@ handler (:mod:`chatkit_backend.asgi.handler`) then closes the response without a
 from __future__ import annotations
 
 from contextvars import ContextVar
+from typing import Any
 
 from django.db import connections
 
@@ -16,10 +17,17 @@ from django.db import connections
 _released: ContextVar[bool] = ContextVar("chatkit_backend.connections_released", default=False)
 
 
-def release_connections() -> None:
+def release_connections(*, postgresql_only: bool = False) -> None:
     """Close this thread's connections unless they are to be kept (``CONN_MAX_AGE``) or in a
-    transaction; note whether none is left open. Call it at the end of synchronous code."""
+    transaction; note whether none is left open. Call it at the end of synchronous code.
+
+    ``postgresql_only``: hand back PostgreSQL connections only (a pool, or the server's
+    connection limit, wants them back while a model talks; a SQLite connection is kept for
+    the whole turn, as reopening it costs more than holding it).
+    """
     for connection in connections.all(initialized_only=True):
+        if postgresql_only and connection.vendor != "postgresql":
+            continue
         # Never inside a transaction: closing would doom it (a test's, or the caller's).
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()
@@ -27,5 +35,12 @@ def release_connections() -> None:
 
 
 def connections_released() -> bool:
-    """Whether the request's last database work handed its connection back."""
+    """Whether the request's last database work handed its connection back (and none was
+    opened since)."""
     return _released.get()
+
+
+def connection_opened(**kwargs: Any) -> None:
+    """``connection_created`` receiver: a connection opened since the last release (connected
+    in ``AppConfig.ready``)."""
+    _released.set(False)

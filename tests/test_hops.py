@@ -19,9 +19,9 @@ from asgiref.sync import SyncToAsync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TURN_HOPS = 8
-NEW_THREAD_HOPS = 9
-JSON_OP_HOPS = 4
+TURN_HOPS = 3
+NEW_THREAD_HOPS = 3
+JSON_OP_HOPS = 1
 
 
 @contextmanager
