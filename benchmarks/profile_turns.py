@@ -7,9 +7,10 @@ The example site with the benchmark settings (``benchmarks.bench_settings``: the
 deterministic model, rate limits off, DEBUG off) on a fresh database (a temporary SQLite file,
 or a new database on ``--pg-url``), one user with a SimpleJWT bearer token. The ASGI
 application (``example_project.asgi:application``, the API on the lean path; set
-``BENCH_PROFILE_APP=example_project.asgi.django_application`` for the full stack) is called directly,
-without an HTTP server: the same turn mix as the throughput test (threads.create, then four
-threads.add_user_message on that thread), after ten warm-up turns that are not profiled.
+``BENCH_PROFILE_APP=example_project.asgi.django_application`` for the full stack) is called
+directly, without an HTTP server: the same turn mix as the throughput test (threads.create,
+then four threads.add_user_message on that thread), after ten warm-up turns that are not
+profiled.
 
 cProfile only sees the thread it runs in, and the ORM runs in ``sync_to_async`` worker
 threads: every work item those threads run is profiled too, and the statistics are merged.

@@ -11,8 +11,9 @@ writes (the request's memo is kept up to date with them).
 from __future__ import annotations
 
 from chatkit.types import ThreadItem, ThreadMetadata
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from .. import models
 from ..context import RequestContext
 from ..turns import Turn
 from .base import ScopedStore
@@ -68,8 +69,15 @@ class PendingMixin(ScopedStore):
         pending.items, pending.thread, pending.answering = {}, None, False
         if turn.thread_id is None or turn.stopped:
             return
-        with transaction.atomic():
-            if items:
-                self._upsert_items(turn.thread_id, items, context)
-            if thread is not None and not turn.stopped:
-                self._save_thread(thread, context)
+        try:
+            with transaction.atomic():
+                if items:
+                    self._upsert_items(turn.thread_id, items, context)
+                if thread is not None and not turn.stopped:
+                    self._save_thread(thread, context)
+        except IntegrityError:
+            # PostgreSQL checks foreign keys at COMMIT: the thread was deleted meanwhile (by
+            # another worker). The turn stops; what it held has nowhere to go.
+            if models.Thread.objects.filter(id=turn.thread_id).exists():
+                raise
+            self._vanished(turn.thread_id, context)
