@@ -72,3 +72,13 @@ def test_a_json_op(live_asgi, chatkit_user, model, monkeypatch):
         page = api.list_items(thread_id)
     assert len(page.data) == 2
     assert sum(hops.values()) <= JSON_OP_HOPS, hops
+
+
+def test_the_other_reads(live_asgi, chatkit_user, model, monkeypatch):
+    api = live_asgi.chatkit(chatkit_user)
+    model.enqueue([assistant_message("first")])
+    thread_id = api.create_thread("start").thread_id
+    with counted_hops(monkeypatch) as hops:
+        assert api.get_thread(thread_id).id == thread_id
+        assert [thread.id for thread in api.list_threads().data] == [thread_id]
+    assert sum(hops.values()) <= 2 * JSON_OP_HOPS, hops

@@ -10,6 +10,7 @@ tests pin what the lean chain must do on its own.
 from __future__ import annotations
 
 import asyncio
+import os
 
 import httpx
 import pytest
@@ -18,7 +19,12 @@ from django.test.client import ClientHandler as FullStackHandler  # before conft
 
 from chatkit_backend.asgi import LEAN_MIDDLEWARE, ChatKitRouter, skipped_middleware, with_chatkit
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        os.environ.get("CHATKIT_TEST_STACK") == "full", reason="the suite runs on the full stack"
+    ),
+]
 
 LIST = '{"type": "threads.list", "params": {}}'
 PREFLIGHT = {
@@ -188,3 +194,9 @@ def test_the_prefix_is_found_in_the_url_conf():
 
 def test_httpx_is_what_the_live_server_clients_are(live_asgi):
     assert isinstance(live_asgi.http(), httpx.Client)
+
+
+def test_a_site_without_chatkit_urls_routes_nothing_lean(settings):
+    settings.ROOT_URLCONF = "tests.support.no_chatkit_urls"
+    router = with_chatkit(None)
+    assert not router.routes({"type": "http", "path": "/chatkit/api"})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import get_script_prefix, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 from .chain import LEAN_MIDDLEWARE, skipped_middleware
 from .handler import LeanASGIHandler
@@ -30,6 +30,9 @@ __all__ = [
     "skipped_middleware",
     "with_chatkit",
 ]
+
+
+NOWHERE = "\0"  # a prefix no path starts with
 
 
 def api_prefix() -> str:
@@ -63,7 +66,11 @@ class ChatKitRouter:
         if scope["type"] != "http":
             return False
         if self.prefix is None:
-            self.prefix = api_prefix()
+            try:
+                self.prefix = api_prefix()
+            except NoReverseMatch:
+                # chatkit_backend.urls is not included: nothing takes the lean path.
+                self.prefix = NOWHERE
         root = scope.get("root_path", "")
         path = scope["path"]
         if root and path.startswith(root):

@@ -65,9 +65,9 @@ def start_turn(store: DjangoStore, request: Any, context: RequestContext) -> Non
 
 def read_ahead(store: DjangoStore, request: Any, context: RequestContext) -> None:
     """Read what a JSON op that only reads will ask the store for (synchronously, in the
-    request's first hop), then hand the connection back: ``items.list`` and
-    ``threads.get_by_id`` then cost one hop. Raises ``NotFoundError`` as ``check_ids``
-    would."""
+    request's first hop), then hand the connection back: ``items.list``,
+    ``threads.get_by_id`` and ``threads.list`` then cost one hop. Raises ``NotFoundError`` as
+    ``check_ids`` would."""
     match request:
         case ItemsListReq():
             params = request.params
@@ -77,6 +77,11 @@ def read_ahead(store: DjangoStore, request: Any, context: RequestContext) -> Non
         case ThreadsGetByIdReq():
             store.read_thread(request.params.thread_id, context)
             store.read_page(request.params.thread_id, None, DEFAULT_PAGE_SIZE, "asc", context)
+        case ThreadsListReq():
+            params = request.params
+            store.read_threads(
+                params.limit or DEFAULT_PAGE_SIZE, params.after, params.order, context
+            )
         case _:
             return
     release_connections()

@@ -34,6 +34,10 @@ class RequestMemo:
     newest: dict[str, tuple[list[dict[str, Any]], bool]] = field(default_factory=dict)
     # (thread id, after, limit, order) -> a page read ahead for this request, used once.
     pages: dict[tuple[str, str | None, int, str], Page[ThreadItem]] = field(default_factory=dict)
+    # (limit, after, order) -> a page of threads read ahead, used once.
+    thread_pages: dict[tuple[int, str | None, str], Page[ThreadMetadata]] = field(
+        default_factory=dict
+    )
 
     def newest_page(
         self, thread_id: str, limit: int, context: RequestContext

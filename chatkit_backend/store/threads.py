@@ -172,7 +172,18 @@ class ThreadsMixin(ScopedStore):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
+        read_ahead = memo_of(context).thread_pages.pop((limit, after, order), None)
+        if read_ahead is not None:
+            return read_ahead  # read in the request's first hop (``read_threads``)
         return await sync_to_async(self._load_threads)(limit, after, order, context)
+
+    def read_threads(
+        self, limit: int, after: str | None, order: Order, context: RequestContext
+    ) -> None:
+        """Read a page of threads ahead (synchronously, in a hop that does more), for the
+        request's ``load_threads`` with the same arguments."""
+        page = self._load_threads(limit, after, order, context)
+        memo_of(context).thread_pages[(limit, after, order)] = page
 
     def _load_threads(
         self, limit: int, after: str | None, order: Order, context: RequestContext
