@@ -13,12 +13,11 @@ import os
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 
+from chatkit_backend.asgi import with_chatkit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 
 django_application = get_asgi_application()
-
-from chatkit_backend.asgi import with_chatkit  # noqa: E402  (after Django is set up)
-
 application = with_chatkit(django_application)
 
 if settings.DEBUG:
