@@ -142,12 +142,18 @@ class TurnsMixin(ScopedStore):
         address = {"client_address": _budget_address(context) or ""}
         rows = [{**charge.fields(), **address} for charge in charges]
 
-        def store_and_settle() -> None:
-            # One hop: what the turn held (answer, title), its usage, the thread's release;
-            # then the request's connection goes back (the lean handler needs no hop for it).
+        def store_and_release() -> None:
             self.write_held(turn, context)
+            release_and_settle()
+
+        def store_and_settle() -> None:
+            # One hop, one transaction: what the turn held (answer, title), its usage, the
+            # thread's release. (If the thread was deleted meanwhile, the usage is kept without
+            # it and the held items are dropped.) Then the request's connection goes back, so
+            # the lean handler closes the response without a hop.
+            self.write_new_thread(context)  # threads.create's thread, if nothing stored it
             thread_id = None if turn.stopped == "deleted" else turn.thread_id
-            usage.record(context.owner, thread_id, rows, release_and_settle)
+            usage.record(context.owner, thread_id, rows, store_and_release)
             release_connections()
 
         await sync_to_async(store_and_settle)()
