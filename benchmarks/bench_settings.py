@@ -7,17 +7,17 @@ SQLite options, SimpleJWT, middleware), with these changes only:
 - rate limits are off (``THROTTLE_RATES = {}``): a benchmark sends far more turns per user
   than the default ``30/min`` allows;
 - ``DEBUG = False`` and no auto-login, as in production;
-- ``benchmarks.instrument`` counts SQL statements per process and adds ``Server-Timing``;
-  its endpoints live in ``benchmarks.bench_urls`` under ``/bench/``.
+- ``benchmarks.instrument`` counts SQL statements and thread hops per process; the
+  applications served are ``benchmarks.bench_asgi``'s (which add ``Server-Timing``); the
+  endpoints live in ``benchmarks.bench_urls`` under ``/bench/``.
 """
 
 from example_project.settings import *  # noqa: F403
-from example_project.settings import CHATKIT_BACKEND, MIDDLEWARE
+from example_project.settings import CHATKIT_BACKEND
 
 DEBUG = False
 EXAMPLE_AUTO_LOGIN = False
 ROOT_URLCONF = "benchmarks.bench_urls"
-MIDDLEWARE = ["benchmarks.instrument.ServerTimingMiddleware", *MIDDLEWARE]
 CHATKIT_BACKEND = {
     **CHATKIT_BACKEND,
     "AGENT": "benchmarks.agent.build_agent",

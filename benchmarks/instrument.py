@@ -4,9 +4,11 @@
   statements it runs, whatever thread runs them (the ORM runs in ``sync_to_async`` threads,
   one per request under ASGI). ``GET /bench/queries`` answers the counts and the latest
   statements; the benchmark reads it before and after a series of sequential turns.
-- ``ServerTimingMiddleware`` (first in MIDDLEWARE) adds ``Server-Timing: app;dur=<ms>``: the
-  time from the first middleware until the response object exists. For JSON ops that is the
-  whole server time; for streams it is the time until the headers.
+- Thread hops (``sync_to_async`` calls) of ``/chatkit/`` requests are counted the same way.
+- ``ServerTiming`` (an ASGI wrapper around either application, see ``bench_asgi``) adds
+  ``Server-Timing: app;dur=<ms>``: the time from the request's arrival until its response
+  starts. For JSON ops that is the whole server time; for streams it is the time until the
+  headers.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from contextvars import ContextVar
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import SyncToAsync
 from django.db.backends.signals import connection_created
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 
 _lock = threading.Lock()
 _counts: Counter[str] = Counter()
@@ -56,6 +59,7 @@ def query_stats(request: HttpRequest) -> JsonResponse:
             "total": sum(_counts.values()),
             "by_verb": dict(_counts),
             "connections_opened": _connections,
+            "hops": _hops,
             "recent": list(_recent)[-recent:] if recent else [],
         }
     return JsonResponse(body)
@@ -65,17 +69,44 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-class ServerTimingMiddleware:
-    sync_capable = False
-    async_capable = True
+_in_chatkit: ContextVar[bool] = ContextVar("bench_in_chatkit", default=False)
+_hops = 0
+_original_call = SyncToAsync.__call__
 
-    def __init__(self, get_response: Any):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
-    async def __call__(self, request: HttpRequest) -> HttpResponse:
+async def _counting_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+    if _in_chatkit.get():
+        global _hops
+        with _lock:
+            _hops += 1
+    return await _original_call(self, *args, **kwargs)
+
+
+# Benchmark-only: every sync_to_async call a ChatKit request makes (Django's and ours).
+SyncToAsync.__call__ = _counting_call  # type: ignore[method-assign]
+
+
+class ServerTiming:
+    """ASGI wrapper (outermost, for every variant alike): ``Server-Timing: app;dur=<ms>``, the
+    time from the request's arrival until its response starts (for JSON ops, the whole server
+    time; for streams, the time until the headers). Marks ``/chatkit/`` requests, whose
+    thread hops ``/bench/queries`` counts."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await self.get_response(request)
-        response["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.3f}"
-        return response
+        _in_chatkit.set(scope["path"].startswith("/chatkit/"))
+
+        async def timed_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                duration = f"app;dur={(time.perf_counter() - start) * 1000:.3f}"
+                headers = [*message.get("headers", []), (b"server-timing", duration.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)

@@ -6,9 +6,11 @@
 The example site with the benchmark settings (``benchmarks.bench_settings``: the
 deterministic model, rate limits off, DEBUG off) on a fresh database (a temporary SQLite file,
 or a new database on ``--pg-url``), one user with a SimpleJWT bearer token. The ASGI
-application (``example_project.asgi:application``, the whole Django stack) is called directly,
-without an HTTP server: the same turn mix as the throughput test (threads.create, then four
-threads.add_user_message on that thread), after ten warm-up turns that are not profiled.
+application (``example_project.asgi:application``, the API on the lean path; set
+``BENCH_PROFILE_APP=example_project.asgi.django_application`` for the full stack) is called
+directly, without an HTTP server: the same turn mix as the throughput test (threads.create,
+then four threads.add_user_message on that thread), after ten warm-up turns that are not
+profiled.
 
 cProfile only sees the thread it runs in, and the ORM runs in ``sync_to_async`` worker
 threads: every work item those threads run is profiled too, and the statistics are merged.
@@ -252,9 +254,12 @@ def profile(
             from benchmarks.site_tool import main as prepare
 
             token = prepare({"users": 1, "threads": {}})["tokens"][0]
-            from example_project.asgi import application
+            from django.utils.module_loading import import_string
 
-            run = asyncio.run(profiled_turns(application, token, turns, words))
+            # BENCH_PROFILE_APP: another application to profile (the full stack:
+            # example_project.asgi.django_application).
+            app_path = os.environ.get("BENCH_PROFILE_APP", "example_project.asgi.application")
+            run = asyncio.run(profiled_turns(import_string(app_path), token, turns, words))
             print_report(run, turns=turns, db=db, words=words, sort=sort, top=top)
             return 0 if not run.errors else 1
     finally:

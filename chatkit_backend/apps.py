@@ -8,10 +8,12 @@ class ChatKitBackendConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_delete
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .attachments import delete_file_with_row
+        from .connections import connection_opened
         from .models import Attachment, Thread
         from .turns import stop_turns_of_deleted_thread
 
@@ -20,3 +22,5 @@ class ChatKitBackendConfig(AppConfig):
         post_delete.connect(
             stop_turns_of_deleted_thread, sender=Thread, dispatch_uid="chatkit_stop_turns"
         )
+        # The lean handler closes a response without a hop only if no connection is open.
+        connection_created.connect(connection_opened, dispatch_uid="chatkit_connections")

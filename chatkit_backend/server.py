@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import Any
 
 from chatkit.server import (
-    DEFAULT_PAGE_SIZE,
     ChatKitServer,
     NonStreamingResult,
     StreamingResult,
@@ -27,12 +26,10 @@ from chatkit.types import (
     ChatKitReq,
     FeedbackKind,
     HiddenContextItem,
-    ItemsListReq,
     NoticeEvent,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
     ThreadMetadata,
-    ThreadsListReq,
     ThreadStreamEvent,
     TranscriptionResult,
     UserMessageItem,
@@ -86,10 +83,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         parsed = (
             request if not isinstance(request, str | bytes | bytearray) else self.parse(request)
         )
-        if isinstance(parsed, ThreadsListReq | ItemsListReq):
-            # One request must not make the server read a whole thread at once.
-            limit = parsed.params.limit or DEFAULT_PAGE_SIZE
-            parsed.params.limit = max(1, min(limit, conf.MAX_PAGE_SIZE))
+        preflight.clamp_pages(parsed)
         if isinstance(parsed, AttachmentsCreateReq | AttachmentsDeleteReq) and (
             self.attachment_store is None or not conf.ATTACHMENTS
         ):
@@ -97,7 +91,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         if is_streaming_req(parsed):
             # A stream answers 200 before its first event, so anything that should be a 404,
             # a 409 or a 400 has to be found out now.
-            turn = await self.begin_turn(parsed, context)
+            turn = context.turn or await self.begin_turn(parsed, context)
             try:
                 await self.check_before_streaming(parsed, context)
             except BaseException:
@@ -126,6 +120,18 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
             budget=conf.DAILY_TOKEN_BUDGET,
             reservation=conf.TURN_TOKEN_RESERVATION,
         )
+
+    def prepare(self, request: Any, context: RequestContext) -> None:
+        """A request's database work done ahead of :meth:`process`, synchronously, in the
+        request's first thread hop (with its authentication): a turn's claim, budget and
+        history; the thread and page a read asks for (see
+        :func:`~chatkit_backend.intake.preflight.start_turn` and ``read_ahead``). Raises what
+        :meth:`process` would raise for them; :meth:`process` then finds the work done."""
+        preflight.clamp_pages(request)
+        if is_streaming_req(request):
+            preflight.start_turn(self.store, request, context)
+        else:
+            preflight.read_ahead(self.store, request, context)
 
     async def _run_turn(
         self, turn: Turn, stream: AsyncGenerator[bytes, None], context: RequestContext
@@ -178,6 +184,9 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        if context.turn is not None:
+            # From here the turn's writes wait for its last hop (see store.pending).
+            context.turn.pending.answering = True
         return self.orchestrator.respond(thread, input_user_message, context)
 
     async def add_feedback(

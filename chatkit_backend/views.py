@@ -47,7 +47,9 @@ def _too_large_error() -> RequestError:
     return RequestError("The request body is too large.", code="request_too_large", status=413)
 
 
-Received = tuple[RequestContext, "ChatKitReq | RequestError | ValidationError", float | None]
+Received = tuple[
+    RequestContext, "ChatKitReq | RequestError | ValidationError | NotFoundError", float | None
+]
 
 
 def _receive(request: HttpRequest, server: DjangoChatKitServer) -> Received:
@@ -56,10 +58,13 @@ def _receive(request: HttpRequest, server: DjangoChatKitServer) -> Received:
     Credentials come first, from headers and cookies: a caller without them gets its 401
     before its body is read or parsed, so bodies cost nothing to people who cannot log in.
     All of it runs in one thread hop, off the event loop's thread: a large body's parsing
-    holds the GIL either way, but other requests' Python code gets its turns meanwhile.
+    holds the GIL either way, but other requests' Python code gets its turns meanwhile. A
+    streaming request's turn starts in it too, and a read's thread and page are read
+    (``DjangoChatKitServer.prepare``); refusals (404, 409, 429 for a spent budget) come back
+    in place of the parsed request.
     """
     context = authenticate(request)  # raises AuthenticationError
-    parsed: ChatKitReq | RequestError | ValidationError
+    parsed: ChatKitReq | RequestError | ValidationError | NotFoundError
     try:
         body = request.body  # capped by Django's DATA_UPLOAD_MAX_MEMORY_SIZE
         if len(body) > conf.MAX_REQUEST_BYTES:
@@ -71,7 +76,13 @@ def _receive(request: HttpRequest, server: DjangoChatKitServer) -> Received:
         parsed = error
     # Refused bodies count as requests: a flood of them is throttled like any other.
     streaming = not isinstance(parsed, Exception) and is_streaming_req(parsed)
-    return context, parsed, throttle_wait("turns" if streaming else "requests", request, context)
+    wait = throttle_wait("turns" if streaming else "requests", request, context)
+    if wait is None and not isinstance(parsed, Exception):
+        try:
+            server.prepare(parsed, context)  # same hop: the request's first database work
+        except (NotFoundError, RequestError) as error:
+            parsed = error
+    return context, parsed, wait
 
 
 # CSRF is enforced by DRF's SessionAuthentication for session-authenticated requests only, so

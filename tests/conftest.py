@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from agents.testing import ScriptedModel
 
@@ -45,3 +47,16 @@ def media(settings, tmp_path):
     """Uploaded files go to a directory of the test's own."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _lean_path(monkeypatch):
+    """Every Django test client of the suite sends ChatKit's endpoints down the lean path
+    (``with_chatkit``), the one the README tells a site to deploy; the live server serves it
+    too. ``CHATKIT_TEST_STACK=full`` runs the in-process tests on the full middleware stack."""
+    if os.environ.get("CHATKIT_TEST_STACK", "lean") == "lean":
+        import django.test.client
+
+        from chatkit_backend.testing.lean_client import RoutingClientHandler
+
+        monkeypatch.setattr(django.test.client, "ClientHandler", RoutingClientHandler)

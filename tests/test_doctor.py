@@ -477,3 +477,29 @@ def test_an_unreachable_database_fails(example_env, tmp_path):
     [(_, _, message, fix)] = Report(1, result.stdout).of("migrations", "FAIL")
     assert message.startswith("Cannot read the database: OperationalError")
     assert "DATABASE_URL" in fix
+
+
+def test_an_application_without_the_lean_path_warns(settings, monkeypatch):
+    import example_project.asgi
+
+    monkeypatch.setattr(
+        example_project.asgi, "application", example_project.asgi.django_application
+    )
+    [(_, _, message, fix)] = run_doctor().of("asgi", "WARN")
+    assert "lean path" in message and "with_chatkit(get_asgi_application())" in fix
+
+
+def test_the_lean_path_is_found_inside_wrappers(settings):
+    from channels.routing import ProtocolTypeRouter
+    from django.core.asgi import get_asgi_application
+
+    from chatkit_backend.asgi import with_chatkit
+    from chatkit_backend.doctor.asgi import takes_lean_path
+
+    class StaticFiles:  # ASGIStaticFilesHandler's shape: the site's app as ``application``
+        def __init__(self, application):
+            self.application = application
+
+    lean = with_chatkit(get_asgi_application())
+    assert takes_lean_path(ProtocolTypeRouter({"http": StaticFiles(lean)}))
+    assert not takes_lean_path(ProtocolTypeRouter({"http": get_asgi_application()}))

@@ -16,6 +16,7 @@ from chatkit_backend import models
 from chatkit_backend.testing import LiveServer
 from tests.support.fake_provider import FakeProvider
 from tests.support.turn_streams import create_params, provider_settings, stream_turn
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +47,9 @@ def test_a_slow_title_model_does_not_delay_the_first_answer(
 
     def on_event(event, turn):
         if isinstance(event, ThreadItemUpdatedEvent) and len(turn.deltas) == 1:
-            # The answer is streaming; the title request reached the provider and waits.
+            # The answer is streaming while the title request is (or soon is, as the two run
+            # side by side) held at the provider: the title did not come first.
+            wait_until(lambda: provider.held, message="the title request reaches the provider")
             seen_at_first_delta["held"] = [r.json["model"] for r in provider.held]
             seen_at_first_delta["titles"] = title_updates(turn.events)
             provider.release_held()

@@ -16,7 +16,14 @@ from typing import Any, ClassVar
 from .client import Target
 from .config import RunConfig
 from .goals import Goal
-from .servers import FLOOR_APP, OUR_APP, PEER_APP, Servers
+from .servers import (
+    FLOOR_APP,
+    OUR_APP,
+    OUR_FULL_STACK_APP,
+    PEER_APP,
+    SHARED_FLOOR_APP,
+    Servers,
+)
 
 OUR_PATH = "/chatkit/api"
 PEER_PATH = "/chatkit"
@@ -60,6 +67,12 @@ class Bench:
         floor = Target("floor", servers.start("floor", FLOOR_APP, env), PEER_PATH)
         return peer, floor
 
+    def start_shared_floor(self) -> Target:
+        """The peer with its request adapter cached: the work every chatkit backend shares."""
+        env = self.servers.env(BENCH_WORDS=str(self.config.words))
+        server = self.servers.start("shared-floor", SHARED_FLOOR_APP, env)
+        return Target("shared floor", server, PEER_PATH)
+
     def start_peer(self, server_name: str) -> Target:
         """Another peer server, fresh (for a test that needs one to itself)."""
         env = self.servers.env(BENCH_WORDS=str(self.config.words))
@@ -87,6 +100,12 @@ class Site:
     def start_ours(self, server_name: str) -> Target:
         """Another server of our site on this database, fresh (started, not yet ready)."""
         return self.start_server(self.bench, server_name, self.database_url, self.tokens)
+
+    def start_full_stack(self) -> Target:
+        """Our site without the lean path: every request through the whole ``MIDDLEWARE``."""
+        env = self.bench.servers.site_env(self.database_url, self.bench.config.words)
+        server = self.bench.servers.start(f"ours-full-{self.db}", OUR_FULL_STACK_APP, env)
+        return Target("ours-full", server, OUR_PATH, self.tokens)
 
 
 @dataclass(frozen=True)

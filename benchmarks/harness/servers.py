@@ -33,8 +33,10 @@ SCRUBBED = (
     "BENCH_WORDS",
     "BENCH_DELTA_DELAY",
 )
-OUR_APP = "example_project.asgi:application"
+OUR_APP = "benchmarks.bench_asgi:application"  # the lean path, as the README deploys it
+OUR_FULL_STACK_APP = "benchmarks.bench_asgi:full_stack"  # every request through MIDDLEWARE
 PEER_APP = "benchmarks.peer_app:app"
+SHARED_FLOOR_APP = "benchmarks.peer_app:shared_floor"  # the peer, its adapter cached
 FLOOR_APP = "benchmarks.floor_app:app"
 
 

@@ -1,4 +1,5 @@
-"""Database statements per turn on our site, counted server-side (``/bench/queries``)."""
+"""Database statements and thread hops per turn on our site, counted server-side
+(``/bench/queries``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def query_delta(before: dict[str, Any], after: dict[str, Any], turns: int) -> di
         "connections_per_turn": round(
             (after["connections_opened"] - before["connections_opened"]) / turns, 2
         ),
+        "hops_per_turn": round((after.get("hops", 0) - before.get("hops", 0)) / turns, 2),
         "turns": turns,
     }
 
@@ -79,6 +81,18 @@ def plain_turns(results: Mapping[str, Any]) -> Measured:
     return Measured(readings)
 
 
+def hops(results: Mapping[str, Any]) -> Measured:
+    readings = []
+    for db, q in results.get("queries", {}).items():
+        values = [q[kind].get("hops_per_turn") for kind in KINDS]
+        if None in values:
+            continue
+        readings.append(
+            Reading(f"{db} {' / '.join(fmt(v) for v in values)}", {"value": max(values)})
+        )
+    return Measured(readings)
+
+
 class Queries(Scenario):
     key = "queries"
     goals = (
@@ -87,6 +101,7 @@ class Queries(Scenario):
             (Bound("<=", 8), Bound("==", 0, key="difference", wording="same for both")),
             plain_turns,
         ),
+        Goal("thread hops per turn (create / add on 10 / add on 2,000)", (Bound("<=", 3),), hops),
     )
 
     def prefill(self, config: RunConfig) -> Prefill:
@@ -106,7 +121,8 @@ class Queries(Scenario):
         log(
             f"  create {q['create']['queries_per_turn']}, add on 10 items"
             f" {q['add_10_items']['queries_per_turn']}, add on 2,000 items"
-            f" {q['add_2000_items']['queries_per_turn']} queries per turn"
+            f" {q['add_2000_items']['queries_per_turn']} queries per turn;"
+            f" hops {q['add_10_items']['hops_per_turn']}"
         )
 
     def tables(self, section: dict[str, Any]) -> list[str]:
@@ -117,11 +133,15 @@ class Queries(Scenario):
                 fmt(q[kind]["queries_per_turn"]),
                 fmt(q[kind]["transaction_statements_per_turn"]),
                 fmt(q[kind]["connections_per_turn"]),
+                fmt(q[kind].get("hops_per_turn")),
             ]
             for db, q in section.items()
             for kind in KINDS
         ]
         columns = ["DB", "Turn", "Queries", "+ transaction statements", "Database connects"]
+        columns += ["Thread hops"]
         return markdown_table(
-            "Database statements per turn (ours, counted server-side)", columns, rows
+            "Database statements and thread hops per turn (ours, counted server-side)",
+            columns,
+            rows,
         )

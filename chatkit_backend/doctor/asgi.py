@@ -35,6 +35,16 @@ def check_asgi(options: Options) -> Iterator[Finding]:
             )
             return
         yield Finding("ok", "asgi", f"ASGI_APPLICATION {path!r} imports.")
+        if not takes_lean_path(application):
+            yield Finding(
+                "warn",
+                "asgi",
+                f"ASGI_APPLICATION {path!r} does not send ChatKit's endpoints down the lean "
+                "path: each request pays a thread hop per middleware (about 13 with Django's "
+                "standard stack), which under load is most of the backend's own time.",
+                "In asgi.py: `application = with_chatkit(get_asgi_application())` (from "
+                "chatkit_backend.asgi). If you serve it unwrapped on purpose, ignore this.",
+            )
     else:
         yield Finding(
             "warn",
@@ -61,6 +71,22 @@ def check_asgi(options: Options) -> Iterator[Finding]:
             "buffers whole answers.",
             "Add 'daphne' first in INSTALLED_APPS (or develop with uvicorn).",
         )
+
+
+def takes_lean_path(application: object, depth: int = 0) -> bool:
+    """Whether ``application`` is, or wraps, a ``with_chatkit`` router: through the wrappers
+    sites use (static files handlers, Channels' ``ProtocolTypeRouter``, middleware)."""
+    from ..asgi import ChatKitRouter
+
+    if isinstance(application, ChatKitRouter):
+        return True
+    if depth > 8:
+        return False
+    inner = [getattr(application, name, None) for name in ("application", "app", "inner")]
+    mapping = getattr(application, "application_mapping", None)  # ProtocolTypeRouter
+    if isinstance(mapping, dict):
+        inner.append(mapping.get("http"))
+    return any(takes_lean_path(app, depth + 1) for app in inner if app is not None)
 
 
 def check_system(options: Options) -> Iterator[Finding]:

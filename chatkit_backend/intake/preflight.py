@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chatkit.server import DEFAULT_PAGE_SIZE
 from chatkit.store import NotFoundError
 from chatkit.types import (
     AttachmentsDeleteReq,
@@ -22,6 +23,8 @@ from chatkit.types import (
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
+    ThreadsGetByIdReq,
+    ThreadsListReq,
     ThreadsRetryAfterItemReq,
     UserMessageInput,
     UserMessageItem,
@@ -29,11 +32,59 @@ from chatkit.types import (
 )
 
 from ..conf import conf
+from ..connections import release_connections
 from ..context import RequestContext
 from ..exceptions import RequestError
 
 if TYPE_CHECKING:
     from ..store import DjangoStore
+
+
+def clamp_pages(request: Any) -> None:
+    """One request must not make the server read a whole thread at once."""
+    if isinstance(request, ThreadsListReq | ItemsListReq):
+        limit = request.params.limit or DEFAULT_PAGE_SIZE
+        request.params.limit = max(1, min(limit, conf.MAX_PAGE_SIZE))
+
+
+def start_turn(store: DjangoStore, request: Any, context: RequestContext) -> None:
+    """A turn's database work before it streams (synchronously, in the request's first hop):
+    claim the thread and reserve the budget (``DjangoStore.claim_turn``, what the server's
+    ``begin_turn`` does), and read the history the model will get, so nothing more asks the
+    database before the user's message is stored."""
+    thread_id = getattr(request.params, "thread_id", None)
+    store.claim_turn(
+        thread_id,
+        context,
+        budget=conf.DAILY_TOKEN_BUDGET,
+        reservation=conf.TURN_TOKEN_RESERVATION,
+    )
+    if thread_id is not None:
+        store.prefetch_history(thread_id, conf.HISTORY_LIMIT, context)
+
+
+def read_ahead(store: DjangoStore, request: Any, context: RequestContext) -> None:
+    """Read what a JSON op that only reads will ask the store for (synchronously, in the
+    request's first hop), then hand the connection back: ``items.list``,
+    ``threads.get_by_id`` and ``threads.list`` then cost one hop. Raises ``NotFoundError`` as
+    ``check_ids`` would."""
+    match request:
+        case ItemsListReq():
+            params = request.params
+            store.read_thread(params.thread_id, context)
+            limit = params.limit or DEFAULT_PAGE_SIZE
+            store.read_page(params.thread_id, params.after, limit, params.order, context)
+        case ThreadsGetByIdReq():
+            store.read_thread(request.params.thread_id, context)
+            store.read_page(request.params.thread_id, None, DEFAULT_PAGE_SIZE, "asc", context)
+        case ThreadsListReq():
+            params = request.params
+            store.read_threads(
+                params.limit or DEFAULT_PAGE_SIZE, params.after, params.order, context
+            )
+        case _:
+            return
+    release_connections()
 
 
 async def check_ids(store: DjangoStore, request: Any, context: RequestContext) -> None:

@@ -2,7 +2,8 @@
 
 Each method runs one short synchronous function through ``sync_to_async``: one thread hop per
 call, a bounded number of queries whatever the thread's length, and real transactions where a
-call writes more than one row (the async ORM has none).
+call writes more than one row (the async ORM has none). A turn holds its writes (``pending``)
+and reads what it already read (``memo``), so it makes three hops in all.
 
 Someone else's thread, item or attachment behaves exactly like a missing one, so existence
 never leaks. As chatkit's ``Store`` contract has it (the SDK's own store tests), that is
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 from .attachments import AttachmentsMixin
 from .items import ItemsMixin
+from .pending import PendingMixin
 from .threads import ThreadsMixin
 from .turns import TurnsMixin
 
 
-class DjangoStore(ThreadsMixin, ItemsMixin, AttachmentsMixin, TurnsMixin):
+class DjangoStore(ThreadsMixin, ItemsMixin, AttachmentsMixin, TurnsMixin, PendingMixin):
     """Threads, items and attachment metadata in the database, visible only to their owner.
 
     Which rows a request may touch is the configured ``ACCESS_POLICY``'s decision; new rows

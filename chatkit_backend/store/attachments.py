@@ -33,6 +33,7 @@ class AttachmentsMixin(ScopedStore):
     ) -> None:
         """``save_attachment``, synchronously, with ``Attachment`` row fields of the bytes
         (``file_name``, ``size``, ``uploaded_at``) for the upload code that stored them."""
+        self.write_new_thread(context)  # the attachment may name threads.create's thread
         fields = {
             "name": attachment.name,
             "mime_type": attachment.mime_type,

@@ -34,10 +34,10 @@ class ScopedStore(Store[RequestContext]):
     def _touch(self, thread_id: str, context: RequestContext) -> None:
         """Mark the thread active now; raise NotFoundError if the caller may not write it.
 
-        Once per thread and request: a turn's later writes are the same caller's.
+        Once per thread and request: a turn's later writes are the same caller's. The writer
+        keeps the request's memo of the newest items up to date (or drops it).
         """
         memo = memo_of(context)
-        memo.newest.pop(thread_id, None)
         if thread_id in memo.writable:
             return
         touched = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
@@ -11,6 +12,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from .. import models
+from ..connections import release_connections
 from ..context import RequestContext
 from ..timestamps import aware
 from .base import ScopedStore
@@ -40,8 +42,12 @@ class ItemsMixin(ScopedStore):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
+        memo = memo_of(context)
+        read_ahead = memo.pages.pop((thread_id, after, limit, order), None)
+        if read_ahead is not None:
+            return read_ahead  # read in the request's first hop (``read_page``)
         if after is None and order == "desc":
-            page = memo_of(context).newest_page(thread_id, limit, context)
+            page = memo.newest_page(thread_id, limit, context)
             if page is not None:
                 return page  # no thread hop for what this request already loaded
         return await sync_to_async(self._load_thread_items)(thread_id, after, limit, order, context)
@@ -49,11 +55,15 @@ class ItemsMixin(ScopedStore):
     async def load_history(
         self, thread_id: str, limit: int, context: RequestContext
     ) -> Page[ThreadItem]:
-        """The newest ``limit`` items, newest first, then the connection handed back.
+        """The newest ``limit`` items, newest first, then (on PostgreSQL) the connection
+        handed back: the model may take seconds, and open streams should not each hold one.
 
-        One thread hop for what a turn does before the model runs (see
-        :meth:`release_connection`).
+        No hop when the request read them already (:meth:`prefetch_history`) and kept them
+        up to date with its own writes since.
         """
+        page = memo_of(context).newest_page(thread_id, limit, context)
+        if page is not None:
+            return page
 
         def load_and_release() -> Page[ThreadItem]:
             try:
@@ -62,6 +72,19 @@ class ItemsMixin(ScopedStore):
                 _release_idle_connections()
 
         return await sync_to_async(load_and_release)()
+
+    def read_page(
+        self, thread_id: str, after: str | None, limit: int, order: Order, context: RequestContext
+    ) -> None:
+        """Read a page of items ahead (synchronously, in a hop that does more), for the
+        request's ``load_thread_items`` with the same arguments."""
+        page = self._load_thread_items(thread_id, after, limit, order, context)
+        memo_of(context).pages[(thread_id, after, limit, order)] = page
+
+    def prefetch_history(self, thread_id: str, limit: int, context: RequestContext) -> None:
+        """Read the newest ``limit`` items into the request's memo (synchronously, in a hop
+        that does more), for :meth:`load_history` and the checks before a stream."""
+        self._load_thread_items(thread_id, None, limit, "desc", context)
 
     def _load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: Order, context: RequestContext
@@ -99,12 +122,28 @@ class ItemsMixin(ScopedStore):
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         # An upsert: stream_agent_response re-emits an open workflow item on the next turn.
-        await sync_to_async(self._upsert_item)(thread_id, item, context)
+        # While the agent answers, held for the turn's last hop (``PendingMixin``).
+        if not self.hold_item(thread_id, item, context):
+            await sync_to_async(self._upsert_item)(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        await sync_to_async(self._upsert_item)(thread_id, item, context)
+        if not self.hold_item(thread_id, item, context):
+            await sync_to_async(self._upsert_item)(thread_id, item, context)
 
     def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        self._upsert_items(thread_id, [(item, item.model_dump(mode="json"))], context)
+        if context.turn is not None:
+            # The user's message: on PostgreSQL, the connection goes back while the model talks.
+            release_connections(postgresql_only=True)
+
+    def _upsert_items(
+        self,
+        thread_id: str,
+        items: list[tuple[ThreadItem, dict[str, Any]]],
+        context: RequestContext,
+    ) -> None:
+        """Insert or replace ``items`` (each with its JSON) in one statement."""
+        self.write_new_thread(context)
         if (
             context.turn is not None
             and context.turn.stopped
@@ -112,22 +151,23 @@ class ItemsMixin(ScopedStore):
         ):
             return  # the turn's thread is gone: its last items have nowhere to go
         self._touch(thread_id, context)
-        data = item.model_dump(mode="json")
+        rows = [
+            models.ThreadItem(
+                thread_id=thread_id,
+                item_id=item.id,
+                type=item.type,
+                created_at=aware(item.created_at),
+                data=data,
+                text=search_text(data),
+            )
+            for item, data in items
+        ]
         try:
+            # Insert, or replace the JSON of the item with this id (its place in the thread,
+            # created_at and seq, stays).
             with transaction.atomic():
-                # One statement: insert, or replace the JSON of the item with this id (its
-                # place in the thread, created_at and seq, stays).
                 models.ThreadItem.objects.bulk_create(
-                    [
-                        models.ThreadItem(
-                            thread_id=thread_id,
-                            item_id=item.id,
-                            type=item.type,
-                            created_at=aware(item.created_at),
-                            data=data,
-                            text=search_text(data),
-                        )
-                    ],
+                    rows,
                     update_conflicts=True,
                     unique_fields=["thread", "item_id"],
                     update_fields=["data", "type", "text"],
@@ -136,10 +176,13 @@ class ItemsMixin(ScopedStore):
                     refresh_counters(thread_id)  # a turn's release recounts (store/counters.py)
         except IntegrityError:
             # The thread was deleted since this request touched it (by another worker).
+            memo_of(context).newest.pop(thread_id, None)
             if models.Thread.objects.filter(id=thread_id).exists():
                 raise
             self._vanished(thread_id, context)
             return
+        for item, data in items:
+            memo_of(context).keep_item(thread_id, data, item.created_at)
         announce(thread_id, context, "item")
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
@@ -162,7 +205,11 @@ class ItemsMixin(ScopedStore):
         await sync_to_async(self._delete_thread_item)(thread_id, item_id, context)
 
     def _delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
+        self.write_new_thread(context)
+        if context.turn is not None:
+            context.turn.pending.items.pop(item_id, None)
         self._touch(thread_id, context)
+        memo_of(context).newest.pop(thread_id, None)
         with transaction.atomic():
             models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id).delete()
             if not _in_turn(thread_id, context):

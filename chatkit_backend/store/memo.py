@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from chatkit.types import Page, ThreadItem, ThreadMetadata
 
 from .. import models
 from ..context import RequestContext
+from ..timestamps import aware
 from .rows import item_from, saved_values, to_metadata
 
 
@@ -30,6 +32,12 @@ class RequestMemo:
     # thread id -> (the newest items' stored JSON, newest first; whether older ones exist).
     # JSON, not the items: each reader gets items of its own to change.
     newest: dict[str, tuple[list[dict[str, Any]], bool]] = field(default_factory=dict)
+    # (thread id, after, limit, order) -> a page read ahead for this request, used once.
+    pages: dict[tuple[str, str | None, int, str], Page[ThreadItem]] = field(default_factory=dict)
+    # (limit, after, order) -> a page of threads read ahead, used once.
+    thread_pages: dict[tuple[int, str | None, str], Page[ThreadMetadata]] = field(
+        default_factory=dict
+    )
 
     def newest_page(
         self, thread_id: str, limit: int, context: RequestContext
@@ -43,6 +51,29 @@ class RequestMemo:
         data = [item_from(row, context) for row in rows[:limit]]
         has_more = len(rows) > limit or older
         return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
+
+    def keep_item(self, thread_id: str, data: dict[str, Any], created_at: datetime) -> None:
+        """An item this request just wrote (its stored JSON): replace it in the newest items,
+        or put it first when it is the newest (the usual case: a turn's message or answer);
+        otherwise drop what is known, to be read again."""
+        cached = self.newest.get(thread_id)
+        if cached is None:
+            return
+        rows, _ = cached
+        for index, row in enumerate(rows):
+            if row.get("id") == data["id"]:
+                rows[index] = data
+                return
+        try:
+            newest = not rows or aware(created_at) >= aware(
+                datetime.fromisoformat(rows[0]["created_at"])
+            )
+        except (TypeError, ValueError, KeyError):  # naive against aware: do not guess
+            newest = False
+        if newest:
+            rows.insert(0, data)
+        else:
+            del self.newest[thread_id]
 
 
 # id(context) -> its memo, until the context is garbage (a context is unhashable: it is a

@@ -44,11 +44,21 @@ class ThreadsMixin(ScopedStore):
         request that may only read (say, staff under a wider read policy) is refused before
         a stream starts.
         """
+        memo = memo_of(context)
+        known = memo.threads.get(thread_id)
+        if known is not None and thread_id in memo.writable:
+            return known  # claimed by this request's turn: writable, and no hop to ask
         return await sync_to_async(self._load_thread)(thread_id, context, write=True)
+
+    def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        """``load_thread``, synchronously (for a hop that does more): the request's later
+        ``load_thread`` of it needs no hop."""
+        return self._load_thread(thread_id, context)
 
     def _load_thread(
         self, thread_id: str, context: RequestContext, *, write: bool = False
     ) -> ThreadMetadata:
+        self.write_new_thread(context)
         memo = memo_of(context)
         known = memo.threads.get(thread_id)
         # A thread this request claimed for its turn is writable: no need to ask again.
@@ -68,9 +78,11 @@ class ThreadsMixin(ScopedStore):
         still holds what the turn read (an owner's rename during the first turn beats the
         turn's automatic title).
         """
-        await sync_to_async(self._save_thread)(thread, context)
+        if not self.hold_thread(thread, context):  # held for a later hop of the turn
+            await sync_to_async(self._save_thread)(thread, context)
 
     def _save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        self.write_new_thread(context)
         memo = memo_of(context)
         values = saved_values(thread)  # ``thread`` may be a full Thread: metadata only
         known = memo.stored.get(thread.id)
@@ -160,7 +172,18 @@ class ThreadsMixin(ScopedStore):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
+        read_ahead = memo_of(context).thread_pages.pop((limit, after, order), None)
+        if read_ahead is not None:
+            return read_ahead  # read in the request's first hop (``read_threads``)
         return await sync_to_async(self._load_threads)(limit, after, order, context)
+
+    def read_threads(
+        self, limit: int, after: str | None, order: Order, context: RequestContext
+    ) -> None:
+        """Read a page of threads ahead (synchronously, in a hop that does more), for the
+        request's ``load_threads`` with the same arguments."""
+        page = self._load_threads(limit, after, order, context)
+        memo_of(context).thread_pages[(limit, after, order)] = page
 
     def _load_threads(
         self, limit: int, after: str | None, order: Order, context: RequestContext

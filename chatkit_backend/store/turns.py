@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .. import models
 from ..conf import conf
+from ..connections import release_connections
 from ..context import RequestContext
 from ..exceptions import TurnInProgress
 from ..intake.clients import address_key
@@ -78,8 +79,21 @@ class TurnsMixin(ScopedStore):
         One thread hop. Raises ``NotFoundError``, ``TurnInProgress`` (another turn holds the
         thread) or ``TurnRefused`` (the budget is spent), having changed nothing.
         """
+        return await sync_to_async(self.claim_turn)(
+            thread_id, context, budget=budget, reservation=reservation
+        )
+
+    def claim_turn(
+        self,
+        thread_id: str | None,
+        context: RequestContext,
+        *,
+        budget: int | None = None,
+        reservation: int = 0,
+    ) -> Turn:
+        """:meth:`begin_turn`, synchronously: for a request's first hop, which does more."""
         turn = Turn(owner=context.owner, thread_id=thread_id)
-        await sync_to_async(self._begin_turn)(turn, context, budget, reservation)
+        self._begin_turn(turn, context, budget, reservation)
         context.turn = turn
         register(turn)
         return turn
@@ -125,7 +139,8 @@ class TurnsMixin(ScopedStore):
         return await sync_to_async(renew)()
 
     async def end_turn(self, turn: Turn, context: RequestContext, *, ran: bool = True) -> None:
-        """End a turn: record what it spent, settle its reservation, release its thread.
+        """End a turn: store what it held, record what it spent, settle its reservation,
+        release its thread.
 
         One thread hop. ``ran=False`` for a turn refused before it streamed: nothing was spent
         and the thread's last activity stays as it was.
@@ -141,7 +156,21 @@ class TurnsMixin(ScopedStore):
                 spent = sum(charge.total_tokens for charge in charges)
                 usage.settle(_budget_counters(context), turn.day, turn.reserved, spent)
 
-        thread_id = None if turn.stopped == "deleted" else turn.thread_id
         address = {"client_address": _budget_address(context) or ""}
         rows = [{**charge.fields(), **address} for charge in charges]
-        await sync_to_async(usage.record)(context.owner, thread_id, rows, release_and_settle)
+
+        def store_and_release() -> None:
+            self.write_held(turn, context)
+            release_and_settle()
+
+        def store_and_settle() -> None:
+            # One hop, one transaction: what the turn held (answer, title), its usage, the
+            # thread's release. (If the thread was deleted meanwhile, the usage is kept without
+            # it and the held items are dropped.) Then the request's connection goes back, so
+            # the lean handler closes the response without a hop.
+            self.write_new_thread(context)  # threads.create's thread, if nothing stored it
+            thread_id = None if turn.stopped == "deleted" else turn.thread_id
+            usage.record(context.owner, thread_id, rows, store_and_release)
+            release_connections()
+
+        await sync_to_async(store_and_settle)()

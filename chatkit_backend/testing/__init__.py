@@ -1,5 +1,5 @@
-"""Helpers for testing a site's ChatKit backend: protocol clients, agent overrides and a live
-ASGI server.
+"""Helpers for testing a site's ChatKit backend: protocol clients, agent overrides, a live
+ASGI server, and Django's test client on the lean path (``LeanClient``).
 
 Add ``pytest_plugins = ["chatkit_backend.testing.pytest_plugin"]`` to your ``conftest.py`` for
 the fixtures ``chatkit_user``, ``chatkit_client``, ``async_chatkit_client``,
@@ -8,6 +8,7 @@ the fixtures ``chatkit_user``, ``chatkit_client``, ``async_chatkit_client``,
 
 from .agents import override_agent, scripted_agent
 from .client import AsyncChatKitClient, ChatKitClient
+from .lean_client import LeanClient
 from .live_server import LiveASGIServer, LiveServer
 from .wire import (
     ChatKitError,
@@ -23,6 +24,7 @@ __all__ = [
     "AsyncChatKitClient",
     "ChatKitClient",
     "ChatKitError",
+    "LeanClient",
     "LiveASGIServer",
     "LiveServer",
     "RawResponse",

@@ -2,7 +2,8 @@
 
 Django's test client drains a streaming response before the test sees it, so what a browser
 sees of a stream (events as they come, a closed tab) needs a server. :class:`LiveASGIServer`
-runs uvicorn in a thread of the test process, serving the site's Django ASGI application on
+runs uvicorn in a thread of the test process, serving the site's Django ASGI application
+with ChatKit's endpoints on the lean path (``with_chatkit``, as the README's asgi.py does) on
 127.0.0.1 and a free port; the pytest plugin's ``live_asgi`` fixture starts one per session and
 hands each test a :class:`LiveServer` (its URL, and clients for it). Needs ``uvicorn`` and
 ``httpx`` (the ``testing`` extra).
@@ -32,11 +33,14 @@ def bearer_headers(user: Any) -> dict[str, str]:
 
 
 class LiveASGIServer:
-    """uvicorn serving ``application`` (default: Django's ASGI handler) in a daemon thread."""
+    """uvicorn serving ``application`` in a daemon thread (default: Django's ASGI handler
+    wrapped in ``with_chatkit``, the application the README tells a site to deploy)."""
 
     def __init__(self, application: Any = None) -> None:
         import uvicorn
         from django.core.asgi import get_asgi_application
+
+        from ..asgi import with_chatkit
 
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -44,7 +48,7 @@ class LiveASGIServer:
         self.host, self.port = self._socket.getsockname()[:2]
         self.url = f"http://{self.host}:{self.port}"
         config = uvicorn.Config(
-            application or get_asgi_application(),
+            application or with_chatkit(get_asgi_application()),
             lifespan="off",
             log_config=None,  # leave the test process's logging alone
             access_log=False,

@@ -34,6 +34,24 @@ def lease_end() -> datetime:
     return timezone.now() + timedelta(seconds=conf.TURN_LEASE_SECONDS)
 
 
+@dataclass
+class PendingWrites:
+    """What a turn wrote that is kept in memory until one thread hop stores it all.
+
+    From the moment the agent starts answering (``answering``), the turn's items and its
+    thread's changes (title, metadata) wait for the end of the turn, which stores them with
+    its usage in the same hop, before the stream's last byte. threads.create's new thread
+    (``new_thread``) waits for the turn's next write, the user's message, and is stored with
+    it. See :class:`~chatkit_backend.store.DjangoStore`.
+    """
+
+    answering: bool = False
+    new_thread: Any = None  # ThreadMetadata
+    thread: Any = None  # ThreadMetadata to save when the turn ends
+    # item id -> (the item, its JSON as it was when written): the last write of an id wins.
+    items: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
+
+
 @dataclass(eq=False)
 class Turn:
     """One streaming request's hold on its thread and on its owner's budget."""
@@ -49,6 +67,7 @@ class Turn:
     # this turn's stream tells them (see usage.claim_warning).
     warn_budget: bool = False
     loop: asyncio.AbstractEventLoop | None = None
+    pending: PendingWrites = field(default_factory=PendingWrites)
 
     def meter(self, meter: UsageMeter) -> None:
         """Count ``meter``'s run in this turn (and stop it at once if the turn is stopped)."""
