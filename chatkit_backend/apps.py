@@ -12,6 +12,7 @@ class ChatKitBackendConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .attachments import delete_file_with_row
+        from .live import notify
         from .models import Attachment, Thread
         from .turns import stop_turns_of_deleted_thread
 
@@ -20,3 +21,4 @@ class ChatKitBackendConfig(AppConfig):
         post_delete.connect(
             stop_turns_of_deleted_thread, sender=Thread, dispatch_uid="chatkit_stop_turns"
         )
+        notify.connect()  # committed changes become notices on the owners' sockets

@@ -20,3 +20,13 @@ if settings.DEBUG:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     application = ASGIStaticFilesHandler(application)
+
+# The live socket (chatkit/ws): change notices for the user's open pages. Its consumer checks
+# the origin (ALLOWED_ORIGINS, else ALLOWED_HOSTS) and the credentials itself.
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from chatkit_backend.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {"http": application, "websocket": URLRouter(websocket_urlpatterns)}
+)

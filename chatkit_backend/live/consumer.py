@@ -1,0 +1,125 @@
+"""``chatkit/ws``: the socket that tells an owner's open pages which of their threads changed.
+
+Protocol (JSON text frames):
+
+- the client authenticates with the session cookie (same origin), or sends
+  ``{"type": "auth", "token": "<SimpleJWT access token>"}`` as its first frame (tokens never go
+  in the URL: URLs end up in logs);
+- the server answers ``{"type": "ready"}`` and from then on sends
+  ``{"type": "thread.changed", "thread_id": "...", "reason": "items" | "title" | "status" |
+  "deleted"}`` for each committed change to one of the owner's threads;
+- ``{"type": "ping"}`` is answered with ``{"type": "pong"}``; other frames are ignored;
+- close codes: 4401 (no valid credentials within ``LIVE_AUTH_TIMEOUT``, a bad token, or the
+  token expired), 4403 (an origin that may not use the site), 1009 (a frame larger than
+  ``LIVE_MAX_FRAME_BYTES``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from ..conf import conf
+from ..context import Owner
+from .credentials import SAME_SITE, Credentials, from_session, from_token, origin_kind
+from .groups import owner_group
+
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
+TOO_BIG = 1009
+
+
+class ThreadChangesConsumer(AsyncWebsocketConsumer):
+    """One open page of one owner. Subclass to add frames of your own (call ``super()``)."""
+
+    group: str | None = None
+    _deadline: asyncio.TimerHandle | None = None
+    _closing: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        kind = origin_kind(self.scope)
+        # Accepted first in every case: a socket refused before the handshake completes
+        # reaches the browser as a bare 403, without the close code the page acts on.
+        await self.accept()
+        if kind is None:
+            await self.close(code=FORBIDDEN)
+            return
+        found = (
+            await database_sync_to_async(from_session)(self.scope) if kind == SAME_SITE else None
+        )
+        if found is not None:
+            await self.authenticated(found)
+            return
+        self._close_later(conf.LIVE_AUTH_TIMEOUT)  # 4401 unless an auth frame comes in time
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > conf.LIVE_MAX_FRAME_BYTES:
+            await self.close(code=TOO_BIG)
+            return
+        try:
+            frame = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            return
+        if not isinstance(frame, dict):
+            return
+        if frame.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+        elif frame.get("type") == "auth":
+            found = await database_sync_to_async(from_token)(frame.get("token"))
+            if found is None:
+                await self.close(code=UNAUTHORIZED)
+            else:
+                await self.authenticated(found)
+
+    async def authenticated(self, credentials: Credentials) -> None:
+        """Join the owner's group (leaving another one) and answer ``ready``."""
+        group = owner_group(credentials.owner)
+        if self.group is not None and self.group != group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.group = group
+        self.owner: Owner = credentials.owner
+        await self.channel_layer.group_add(group, self.channel_name)
+        self._cancel_deadline()
+        if credentials.expires_at is not None:  # a token's socket lives as long as the token
+            self._close_later(max(0.0, credentials.expires_at - time.time()))
+        await self.send_json({"type": "ready"})
+
+    async def disconnect(self, code: int) -> None:
+        self._cancel_deadline()
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+
+    async def thread_changed(self, event: dict[str, Any]) -> None:
+        """A notice from :mod:`chatkit_backend.live.notify`: pass it on."""
+        await self.send_json(
+            {"type": "thread.changed", "thread_id": event["thread_id"], "reason": event["reason"]}
+        )
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame))
+
+    def _close_later(self, delay: float) -> None:
+        self._cancel_deadline()
+
+        def expire() -> None:
+            self._closing = asyncio.ensure_future(self._expire())
+
+        self._deadline = asyncio.get_running_loop().call_later(delay, expire)
+
+    async def _expire(self) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+        await self.close(code=UNAUTHORIZED)
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
