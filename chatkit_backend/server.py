@@ -48,6 +48,8 @@ from .context import RequestContext
 from .exceptions import ChoiceRefused, Unsupported
 from .intake import preflight
 from .intake.parse import parse_request
+from .live.detached import relay
+from .live.progress import answer
 from .reasoning.handoffs import RESET_AGENT_ACTION
 from .reasoning.orchestrator import Orchestrator
 from .store import DjangoStore
@@ -104,7 +106,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                 await self.store.end_turn(turn, context, ran=False)
                 raise
             return StreamingResult(
-                self._run_turn(turn, self._process_streaming(parsed, context), context)
+                relay(self._run_turn(turn, self._process_streaming(parsed, context), context))
             )
         await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
@@ -178,7 +180,9 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        return self.orchestrator.respond(thread, input_user_message, context)
+        # A paused thread is not answered; a run that may outlive its client keeps its answer
+        # stored as it grows (see live.progress).
+        return answer(self.orchestrator.respond, thread, input_user_message, context, self.store)
 
     async def add_feedback(
         self,

@@ -25,8 +25,15 @@ if settings.DEBUG:
 # the origin (ALLOWED_ORIGINS, else ALLOWED_HOSTS) and the credentials itself.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chatkit_backend.live.lifespan import chatkit_lifespan  # noqa: E402
 from chatkit_backend.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
-    {"http": application, "websocket": URLRouter(websocket_urlpatterns)}
+    {
+        "http": application,
+        "websocket": URLRouter(websocket_urlpatterns),
+        # On shutdown (SIGTERM), turns running without their client get a grace period
+        # (SHUTDOWN_GRACE_SECONDS) under servers that speak lifespan: uvicorn, hypercorn, granian.
+        "lifespan": chatkit_lifespan,
+    }
 )
