@@ -52,6 +52,8 @@ class Thread(OwnedModel):
     class Meta:
         verbose_name = _("thread")
         verbose_name_plural = _("threads")
+        # Staff with it answer users in the admin and pause the agent (admin/operator.py).
+        permissions = [("reply_thread", _("Can reply to a thread as an operator"))]
         indexes = [
             models.Index(fields=["owner", "created_at", "id"], name="chatkit_thread_owner_keyset"),
             models.Index(

@@ -49,6 +49,7 @@ from .exceptions import ChoiceRefused, Unsupported
 from .intake import preflight
 from .intake.parse import parse_request
 from .live.detached import relay
+from .live.headless import HeadlessTurns
 from .live.progress import answer
 from .reasoning.handoffs import RESET_AGENT_ACTION
 from .reasoning.orchestrator import Orchestrator
@@ -57,7 +58,7 @@ from .timestamps import with_utc_timestamps
 from .turns import Turn, keep_claim
 
 
-class DjangoChatKitServer(ChatKitServer[RequestContext]):
+class DjangoChatKitServer(HeadlessTurns, ChatKitServer[RequestContext]):
     """The ChatKit server every request goes through."""
 
     #: What answers each turn (:meth:`respond`). Point it at an ``Orchestrator`` subclass to

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models
 from ..console.admin import PlaygroundAdmin
+from .operator import operator_link, operator_urls
 from .transcript import TranscriptLine, describe
 
 TRANSCRIPT_LIMIT = 500
@@ -34,8 +35,17 @@ class ThreadAdmin(admin.ModelAdmin):
     list_filter = ("created_at", "updated_at")
     date_hierarchy = "updated_at"
     ordering = ("-updated_at",)
-    readonly_fields = ("id", "owner", "session_key", "created_at", "updated_at", "transcript")
+    readonly_fields = (
+        "id",
+        "owner",
+        "session_key",
+        "created_at",
+        "updated_at",
+        "transcript",
+        "operator",
+    )
     fields = (
+        "operator",
         "id",
         "title",
         "owner",
@@ -46,6 +56,14 @@ class ThreadAdmin(admin.ModelAdmin):
         "updated_at",
         "transcript",
     )
+
+    # The operator's page (admin/operator.py): reply as a person, pause the agent.
+    @admin.display(description=_("operator"))
+    def operator(self, obj: models.Thread) -> str:
+        return operator_link(obj)
+
+    def get_urls(self) -> list[Any]:
+        return operator_urls(self) + super().get_urls()
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         username = get_user_model().USERNAME_FIELD

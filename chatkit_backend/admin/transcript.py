@@ -33,7 +33,11 @@ def describe(data: dict[str, Any]) -> tuple[str, str, bool]:
         suffix = f"  [attachments: {', '.join(names)}]" if names else ""
         return "User", _join(data.get("content", [])) + suffix, False
     if kind == "assistant_message":
-        return "Assistant", _join(data.get("content", [])), False
+        person = data.get("chatkit_backend_operator")  # admin/operator.py: a person wrote it
+        speaker = (
+            f"Operator ({person.get('name', '?')})" if isinstance(person, dict) else "Assistant"
+        )
+        return speaker, _join(data.get("content", [])), False
     if kind == "client_tool_call":
         output = json.dumps(data.get("output"), default=str)
         return (
