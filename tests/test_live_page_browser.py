@@ -9,7 +9,7 @@ waits for the page (Playwright's ``expect`` or a polled condition); none measure
 
 from __future__ import annotations
 
-import json
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -120,7 +120,8 @@ def show_thread(page: Any, thread_id: str) -> None:
 
 def widget_event(page: Any, name: str) -> None:
     page.evaluate(
-        f"document.querySelector('openai-chatkit').dispatchEvent(new CustomEvent({json.dumps(name)}))"
+        "(name) => document.querySelector('openai-chatkit').dispatchEvent(new CustomEvent(name))",
+        name,
     )
 
 
@@ -189,7 +190,7 @@ def test_a_dropped_socket_reconnects_with_backoff_and_catches_up(page):
         "window.socketAttempts.slice(1).map((t, i) => t - window.socketAttempts[i])"
     )
     retries = gaps[1:]  # the first gap is the page's life before the drop
-    assert all(later > earlier for earlier, later in zip(retries, retries[1:])), gaps
+    assert all(later > earlier for earlier, later in itertools.pairwise(retries)), gaps
 
     page.evaluate("window.refuseSockets = false")
     expect(indicator).to_have_text("live", timeout=20_000)
