@@ -72,6 +72,16 @@ async ([op, params]) => {
 """
 
 
+PASSWORD = "correct-horse-battery"
+OPERATOR = f"""
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+olga = get_user_model().objects.create_user("olga", password={PASSWORD!r}, is_staff=True)
+olga.user_permissions.add(*Permission.objects.filter(codename__in=["reply_thread", "view_thread"]))
+"""
+
+
 def message(text: str) -> dict[str, Any]:
     return {
         "content": [{"type": "input_text", "text": text}],
@@ -88,6 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         site = ExampleSite(site_environment(database_url), tmp_dir)
         try:
             site.manage("migrate", "--noinput", "-v", "0")
+            site.manage("shell", "-c", OPERATOR)
             yield site.start("uvicorn")
         finally:
             site.stop()
@@ -195,3 +206,38 @@ def test_a_dropped_socket_reconnects_with_backoff_and_catches_up(page):
     page.evaluate("window.refuseSockets = false")
     expect(indicator).to_have_text("live", timeout=20_000)
     wait_for(page, "window.fetchUpdatesCalls > 0")  # caught up on what it may have missed
+
+
+def test_the_operator_page_follows_the_conversation_live(page, chromium, server):
+    """The user's page and the operator's admin page, in two browsers, on one conversation."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#chatkit-live")).to_have_text("live")
+    thread_id = page.evaluate(SEND, ["threads.create", {"input": message("Hello, anyone?")}])
+
+    staff = chromium.new_context()
+    try:
+        admin = staff.new_page()
+        admin.goto(f"{server.base_url}/admin/login/?next=/admin/")
+        admin.fill("#id_username", "olga")
+        admin.fill("#id_password", PASSWORD)
+        admin.click("input[type=submit]")
+        admin.goto(f"{server.base_url}/admin/chatkit_backend/thread/{thread_id}/operator/")
+        expect(admin.locator(".chatkit-transcript")).to_contain_text("Hello, anyone?")
+
+        # The user writes again: the operator's page shows it without a reload by hand.
+        page.evaluate(
+            SEND,
+            ["threads.add_user_message", {"thread_id": thread_id, "input": message("Still here")}],
+        )
+        expect(admin.locator(".chatkit-transcript")).to_contain_text("Still here")
+
+        # The operator answers: the user's page hears of it (fetchUpdates on the thread shown).
+        show_thread(page, thread_id)
+        page.evaluate("window.fetchUpdatesCalls = 0")
+        admin.fill("#operator-reply", "Olga here, how can I help?")
+        admin.click("button[value=reply]")
+        expect(admin.locator(".chatkit-transcript")).to_contain_text("Operator (olga)")
+        wait_for(page, "window.fetchUpdatesCalls > 0")
+    finally:
+        staff.close()

@@ -16,7 +16,7 @@ from chatkit_backend import models
 from chatkit_backend.live.progress import PAUSED_KEY, PAUSED_NOTICE
 from chatkit_backend.testing import AsyncChatKitClient
 from chatkit_backend.threads import run_turn
-from tests.support.sockets import connect, notices, ready, session_cookie
+from tests.support.sockets import connect, notices, ready, receive, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -163,3 +163,23 @@ async def test_server_code_runs_a_turn_without_a_client(alice):
     ]  # the hidden instructions are stored, never shown
     assert await models.TurnUsage.objects.filter(thread_id=thread_id).acount() == 2
     await socket.disconnect()
+
+
+async def test_an_operator_page_watches_a_thread_it_does_not_own(alice, operator, staff):
+    api, thread_id = await alice_thread(alice)
+    watcher = await connect(cookie=await sync_to_async(logged_in_cookie)(operator))
+    await ready(watcher)
+    await watcher.send_json_to({"type": "watch", "thread_id": thread_id})
+    assert await receive(watcher) == {"type": "watching", "thread_id": thread_id}
+    # Staff without the permission, and an unknown thread: ignored.
+    bystander = await connect(cookie=await sync_to_async(logged_in_cookie)(staff))
+    await ready(bystander)
+    await bystander.send_json_to({"type": "watch", "thread_id": thread_id})
+    await watcher.send_json_to({"type": "watch", "thread_id": "thr_nobody"})
+
+    await api.send(thread_id, "Anyone?")
+    heard = await notices(watcher)
+    assert heard and {n["thread_id"] for n in heard} == {thread_id}
+    assert await bystander.receive_nothing(timeout=0.3)
+    for socket in (watcher, bystander):
+        await socket.disconnect()

@@ -33,11 +33,12 @@ from django.utils.translation import gettext as _
 from .. import models
 from ..conf import conf
 from ..ids import generate_id
+from ..live.credentials import OPERATOR_PERMISSION
 from ..live.progress import PAUSED_KEY
 from ..store import DjangoStore
 from ..threads import append_item, owner_context
 
-PERMISSION = "chatkit_backend.reply_thread"
+PERMISSION = OPERATOR_PERMISSION
 OPERATOR_KEY = "chatkit_backend_operator"
 """Key of an assistant message's stored JSON naming the person who wrote it."""
 

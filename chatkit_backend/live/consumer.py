@@ -8,7 +8,10 @@ Protocol (JSON text frames):
 - the server answers ``{"type": "ready"}`` and from then on sends
   ``{"type": "thread.changed", "thread_id": "...", "reason": "items" | "title" | "status" |
   "deleted"}`` for each committed change to one of the owner's threads;
-- ``{"type": "ping"}`` is answered with ``{"type": "pong"}``; other frames are ignored;
+- ``{"type": "ping"}`` is answered with ``{"type": "pong"}``; staff with
+  ``chatkit_backend.reply_thread`` may send ``{"type": "watch", "thread_id": "..."}`` to hear
+  of a thread they do not own (the operator's page; answered ``{"type": "watching", ...}``);
+  other frames are ignored;
 - close codes: 4401 (no valid credentials within ``LIVE_AUTH_TIMEOUT``, a bad token, or the
   token expired), 4403 (an origin that may not use the site), 1009 (a frame larger than
   ``LIVE_MAX_FRAME_BYTES``).
@@ -26,8 +29,15 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..conf import conf
 from ..context import Owner
-from .credentials import SAME_SITE, Credentials, from_session, from_token, origin_kind
-from .groups import owner_group
+from .credentials import (
+    SAME_SITE,
+    Credentials,
+    from_session,
+    from_token,
+    may_watch,
+    origin_kind,
+)
+from .groups import owner_group, thread_group
 
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
@@ -42,6 +52,7 @@ class ThreadChangesConsumer(AsyncWebsocketConsumer):
     _closing: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
+        self.watching: set[str] = set()
         kind = origin_kind(self.scope)
         # Accepted first in every case: a socket refused before the handshake completes
         # reaches the browser as a bare 403, without the close code the page acts on.
@@ -76,6 +87,17 @@ class ThreadChangesConsumer(AsyncWebsocketConsumer):
                 await self.close(code=UNAUTHORIZED)
             else:
                 await self.authenticated(found)
+        elif frame.get("type") == "watch" and self.group is not None:
+            await self.watch(frame.get("thread_id"))
+
+    async def watch(self, thread_id: Any) -> None:
+        """An operator's page follows a thread it does not own (ignored for anyone else)."""
+        if not await database_sync_to_async(may_watch)(self.owner, thread_id):
+            return
+        group = thread_group(thread_id)
+        self.watching.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+        await self.send_json({"type": "watching", "thread_id": thread_id})
 
     async def authenticated(self, credentials: Credentials) -> None:
         """Join the owner's group (leaving another one) and answer ``ready``."""
@@ -92,6 +114,9 @@ class ThreadChangesConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self._cancel_deadline()
+        for group in self.watching:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.watching.clear()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None

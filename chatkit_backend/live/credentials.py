@@ -103,3 +103,23 @@ def from_token(token: Any) -> Credentials | None:
         return None
     expiry = validated.get("exp")
     return Credentials(Owner(user_id=user.pk), float(expiry) if expiry else None)
+
+
+OPERATOR_PERMISSION = "chatkit_backend.reply_thread"
+
+
+def may_watch(owner: Owner, thread_id: Any) -> bool:
+    """Whether the socket's user may watch ``thread_id`` as an operator (sync): an active
+    staff member with ``chatkit_backend.reply_thread``, and a thread that exists."""
+    from django.contrib.auth import get_user_model
+
+    from .. import models
+
+    if owner.user_id is None or not isinstance(thread_id, str) or len(thread_id) > 64:
+        return False
+    user = get_user_model().objects.filter(pk=owner.user_id).first()
+    if user is None or not (user.is_active and user.is_staff):
+        return False
+    return (
+        user.has_perm(OPERATOR_PERMISSION) and models.Thread.objects.filter(id=thread_id).exists()
+    )

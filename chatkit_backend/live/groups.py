@@ -29,3 +29,8 @@ def owner_of(owner_id: object, session_key: str | None) -> Owner | None:
     if session_key:
         return Owner(session_key=session_key)
     return None
+
+
+def thread_group(thread_id: str) -> str:
+    """The group of staff watching ``thread_id`` (the operator's page): they hear of it too."""
+    return f"{PREFIX}.thread.{thread_id}"

@@ -24,7 +24,7 @@ from django.db import transaction
 
 from .. import models
 from ..context import Owner
-from .groups import owner_group, owner_of
+from .groups import owner_group, owner_of, thread_group
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +63,25 @@ def publish(owner: Owner, thread_id: str, reason: str) -> None:
     if layer is None:
         return
     message = {"type": MESSAGE_TYPE, "thread_id": thread_id, "reason": reason}
-    group = owner_group(owner)
+    # The owner's sockets, and the staff watching the thread (the operator's page).
+    groups = (owner_group(owner), thread_group(thread_id))
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     try:
         if loop is not None:
-            task = loop.create_task(layer.group_send(group, message))
+            task = loop.create_task(_send(layer, groups, message))
             _pending.add(task)  # keep a reference until it is done
             task.add_done_callback(_pending.discard)
         else:
-            async_to_sync(layer.group_send)(group, message)
+            async_to_sync(_send)(layer, groups, message)
     except Exception:
-        logger.warning("Could not send a thread notice to %s", group, exc_info=True)
+        logger.warning("Could not send a thread notice to %s", groups[0], exc_info=True)
+
+
+async def _send(layer: Any, groups: tuple[str, ...], message: dict[str, Any]) -> None:
+    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
 
 
 def notify(thread_id: str, reason: str) -> None:
