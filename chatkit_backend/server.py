@@ -107,7 +107,7 @@ class DjangoChatKitServer(HeadlessTurns, ChatKitServer[RequestContext]):
                 await self.store.end_turn(turn, context, ran=False)
                 raise
             return StreamingResult(
-                relay(self._run_turn(turn, self._process_streaming(parsed, context), context))
+                relay(self._run_turn(turn, self._process_streaming(parsed, context), context), turn)
             )
         await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))

@@ -7,6 +7,9 @@ text delta and drops the connection, as a closed tab does.
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 from chatkit.types import AssistantMessageItem
 from rest_framework_simplejwt.tokens import AccessToken
@@ -136,3 +139,35 @@ def test_cancel_stops_the_run_as_before(live_site, slow_provider, alice):
     )
     [answer] = answers(live_site, alice, thread_id)
     assert text_of(answer) != SLOW_ANSWER
+
+
+def test_a_stop_sent_over_the_socket_stops_a_detached_run(
+    live_site, slow_provider, alice, django_user_model, settings
+):
+    """The page's stop button aborts the fetch; the page, still alive, says so on the socket."""
+    finish(settings)
+    bob = django_user_model.objects.create_user("bob", password="pw")
+    thread_id = start_and_leave(live_site, alice)
+    intruder = Listener(ws_url(live_site.url), str(AccessToken.for_user(bob)))
+    owner = Listener(ws_url(live_site.url), str(AccessToken.for_user(alice)))
+    try:
+        intruder.socket.send(json.dumps({"type": "stop", "thread_id": thread_id}))
+        time.sleep(0.5)
+        assert not models.ThreadItem.objects.filter(
+            thread_id=thread_id, type="sdk_hidden_context"
+        ).exists()  # someone else's stop is ignored
+
+        owner.socket.send(json.dumps({"type": "stop", "thread_id": thread_id}))
+        note = wait_until(
+            lambda: models.ThreadItem.objects.filter(
+                thread_id=thread_id, type="sdk_hidden_context"
+            ).first(),
+            timeout=5,
+            message="the stop was not heard",
+        )
+        assert note.data["content"] == CANCEL_NOTE
+        [answer] = answers(live_site, alice, thread_id)
+        assert text_of(answer) != SLOW_ANSWER
+    finally:
+        intruder.close()
+        owner.close()

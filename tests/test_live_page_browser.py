@@ -10,6 +10,7 @@ waits for the page (Playwright's ``expect`` or a polled condition); none measure
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,6 +48,12 @@ SOCKET_SPY = """
     window.sockets.push(socket);
     return socket;
   }
+  window.sentFrames = [];
+  const send = Real.prototype.send;
+  Real.prototype.send = function (data) {
+    window.sentFrames.push(data);
+    return send.call(this, data);
+  };
   Spy.prototype = Real.prototype;
   Object.assign(Spy, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
   window.WebSocket = Spy;
@@ -178,6 +185,7 @@ def test_a_change_to_another_thread_refreshes_the_history(page):
     shown = page.evaluate(SEND, ["threads.create", {"input": message("On screen")}])
     show_thread(page, shown)
     wait_for(page, "window.setOptionsCalls >= 1")
+    page.wait_for_timeout(1500)  # the first thread's own notices (and history refresh) pass
     before = page.evaluate("window.setOptionsCalls")
     page.evaluate("window.fetchUpdatesCalls = 0")
 
@@ -241,3 +249,36 @@ def test_the_operator_page_follows_the_conversation_live(page, chromium, server)
         wait_for(page, "window.fetchUpdatesCalls > 0")
     finally:
         staff.close()
+
+
+STOP = """
+async (threadId) => {
+  const controller = new AbortController();
+  const request = window.chatkitFetch("/chatkit/api", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      type: "threads.add_user_message",
+      params: { thread_id: threadId, input: %s },
+    }),
+    signal: controller.signal,
+  });
+  controller.abort();
+  try { await request; } catch (error) {}
+}
+"""
+
+
+def test_an_aborted_request_is_sent_as_a_stop_while_the_page_lives(page):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#chatkit-live")).to_have_text("live")
+    thread_id = page.evaluate(SEND, ["threads.create", {"input": message("Hello")}])
+    page.evaluate(STOP % json.dumps(message("Long story please")), thread_id)
+    wait_for(page, "window.sentFrames.some((f) => JSON.parse(f).type === 'stop')")
+    stops = [
+        json.loads(frame)
+        for frame in page.evaluate("window.sentFrames")
+        if json.loads(frame)["type"] == "stop"
+    ]
+    assert stops == [{"type": "stop", "thread_id": thread_id}]

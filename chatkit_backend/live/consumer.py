@@ -11,7 +11,8 @@ Protocol (JSON text frames):
 - ``{"type": "ping"}`` is answered with ``{"type": "pong"}``; staff with
   ``chatkit_backend.reply_thread`` may send ``{"type": "watch", "thread_id": "..."}`` to hear
   of a thread they do not own (the operator's page; answered ``{"type": "watching", ...}``);
-  other frames are ignored;
+  ``{"type": "stop", "thread_id": "..."}`` stops a run of the owner's that outlives its
+  client (``ON_DISCONNECT = "finish"``: the page's stop button); other frames are ignored;
 - close codes: 4401 (no valid credentials within ``LIVE_AUTH_TIMEOUT``, a bad token, or the
   token expired), 4403 (an origin that may not use the site), 1009 (a frame larger than
   ``LIVE_MAX_FRAME_BYTES``).
@@ -36,8 +37,10 @@ from .credentials import (
     from_token,
     may_watch,
     origin_kind,
+    owns,
 )
-from .groups import owner_group, thread_group
+from .detached import STOP_MESSAGE
+from .groups import owner_group, thread_group, turn_group
 
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
@@ -89,6 +92,14 @@ class ThreadChangesConsumer(AsyncWebsocketConsumer):
                 await self.authenticated(found)
         elif frame.get("type") == "watch" and self.group is not None:
             await self.watch(frame.get("thread_id"))
+        elif frame.get("type") == "stop" and self.group is not None:
+            await self.stop(frame.get("thread_id"))
+
+    async def stop(self, thread_id: Any) -> None:
+        """The page saw its stream aborted while alive: the user pressed stop. Stop the run
+        in ``thread_id`` (one of the owner's), wherever it runs (``ON_DISCONNECT="finish"``)."""
+        if await database_sync_to_async(owns)(self.owner, thread_id):
+            await self.channel_layer.group_send(turn_group(thread_id), {"type": STOP_MESSAGE})
 
     async def watch(self, thread_id: Any) -> None:
         """An operator's page follows a thread it does not own (ignored for anyone else)."""

@@ -123,3 +123,12 @@ def may_watch(owner: Owner, thread_id: Any) -> bool:
     return (
         user.has_perm(OPERATOR_PERMISSION) and models.Thread.objects.filter(id=thread_id).exists()
     )
+
+
+def owns(owner: Owner, thread_id: Any) -> bool:
+    """Whether ``thread_id`` is one of ``owner``'s threads (sync)."""
+    from .. import models
+
+    if not isinstance(thread_id, str) or len(thread_id) > 64:
+        return False
+    return models.Thread.objects.filter(id=thread_id, **owner.as_filter()).exists()

@@ -25,20 +25,25 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import connections
 
 from ..conf import conf
+from ..turns import Turn
+from .groups import turn_group
 
 logger = logging.getLogger(__name__)
 
 _END = object()
+STOP_MESSAGE = "turn.stop"
 
 
 @dataclass(eq=False)
 class Run:
     """One turn's stream, run by the worker rather than by its request."""
 
+    turn: Turn
     queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     detached: bool = False
     limit: asyncio.TimerHandle | None = None
+    stop_listener: asyncio.Task[None] | None = None
 
     def detach(self) -> None:
         """The client is gone: keep running, within ``MAX_DETACHED_SECONDS``."""
@@ -64,17 +69,20 @@ def running() -> list[Run]:
     return list(_runs)
 
 
-def relay(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The response body of a turn: ``stream`` itself under ``"cancel"``; under ``"finish"``
-    a relay of ``stream`` run in a worker-owned task that a disconnect does not cancel."""
+def relay(stream: AsyncIterator[bytes], turn: Turn) -> AsyncIterator[bytes]:
+    """The response body of ``turn``: ``stream`` itself under ``"cancel"``; under
+    ``"finish"`` a relay of ``stream`` run in a worker-owned task that a disconnect does not
+    cancel (a stop sent over the socket does: :func:`listen_for_stop`)."""
     if conf.ON_DISCONNECT != "finish":
         return stream
-    return _relayed(stream)
+    return _relayed(stream, turn)
 
 
-async def _relayed(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    run = Run()
-    run.task = asyncio.get_running_loop().create_task(_pump(stream, run))
+async def _relayed(stream: AsyncIterator[bytes], turn: Turn) -> AsyncIterator[bytes]:
+    run = Run(turn)
+    loop = asyncio.get_running_loop()
+    run.task = loop.create_task(_pump(stream, run))
+    run.stop_listener = loop.create_task(listen_for_stop(run))
     _runs.add(run)
     run.task.add_done_callback(lambda _task: _forget(run))
     try:
@@ -88,6 +96,30 @@ def _forget(run: Run) -> None:
     _runs.discard(run)
     if run.limit is not None:
         run.limit.cancel()
+    if run.stop_listener is not None:
+        run.stop_listener.cancel()
+
+
+async def listen_for_stop(run: Run) -> None:
+    """Cut ``run`` off when its owner's page says the user pressed stop (the socket's
+    ``stop`` frame, sent to :func:`~chatkit_backend.live.groups.turn_group` from any
+    worker). Without a channel layer, stops are not heard."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    # threads.create: the thread is stored by the turn first (the store sets the id).
+    while run.turn.thread_id is None:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    group, channel = turn_group(run.turn.thread_id), await layer.new_channel()
+    await layer.group_add(group, channel)
+    try:
+        while (await layer.receive(channel)).get("type") != STOP_MESSAGE:
+            pass
+        run.cut_off("stopped by the user")
+    finally:
+        await asyncio.shield(layer.group_discard(group, channel))
 
 
 async def _pump(stream: AsyncIterator[bytes], run: Run) -> None:

@@ -34,3 +34,9 @@ def owner_of(owner_id: object, session_key: str | None) -> Owner | None:
 def thread_group(thread_id: str) -> str:
     """The group of staff watching ``thread_id`` (the operator's page): they hear of it too."""
     return f"{PREFIX}.thread.{thread_id}"
+
+
+def turn_group(thread_id: str) -> str:
+    """The group a run that may outlive its client listens on for a stop (the page's stop
+    button, sent over the socket: see :mod:`chatkit_backend.live.detached`)."""
+    return f"{PREFIX}.turn.{thread_id}"

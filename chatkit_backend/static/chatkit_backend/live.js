@@ -15,6 +15,8 @@
  *   the first frame (never in the URL).
  * - A dropped socket reconnects with exponential backoff (0.5 s doubling to 15 s, with
  *   jitter), and catches up (fetchUpdates + refreshHistory) once it is back.
+ * - live.stop(threadId) tells the server the user pressed stop (call it when the widget's
+ *   request is aborted while the page lives on; ignored while the page is being left).
  */
 (function (global) {
   "use strict";
@@ -141,6 +143,20 @@
       }
     });
     global.addEventListener("offline", function () { setStatus("offline"); });
+
+    // Leaving the page aborts its requests too; that is not a stop (the answer should finish).
+    let leaving = false;
+    global.addEventListener("pagehide", function () { leaving = true; });
+    global.addEventListener("beforeunload", function () { leaving = true; });
+
+    // The user pressed stop: the widget aborted its request while the page lives on. Ask the
+    // server to stop the run (it would finish otherwise under ON_DISCONNECT = "finish").
+    live.stop = function (threadId) {
+      const id = threadId || currentThread;
+      if (leaving || !id || !socket || socket.readyState !== 1) return false;
+      socket.send(JSON.stringify({ type: "stop", thread_id: id }));
+      return true;
+    };
 
     live.close = function () {
       closed = true;
