@@ -5,6 +5,7 @@ longer than redis-py 8's default read timeout (channels_redis#422)."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import socket
@@ -15,8 +16,16 @@ import httpx
 import pytest
 
 from tests.support.example_site import ExampleSite, Server, example_database, site_environment
+from tests.support.fake_provider import FakeProvider
 from tests.support.live_site import Listener, ws_url
-from tests.support.turn_streams import create_params, stream_turn
+from tests.support.turn_streams import (
+    DISCONNECT,
+    SLOW_ANSWER,
+    after_deltas,
+    create_params,
+    stream_turn,
+)
+from tests.test_multiprocess_turns import query
 
 REDIS = ("127.0.0.1", 6379)
 PASSWORD = "correct-horse-battery"
@@ -44,7 +53,14 @@ pytestmark = pytest.mark.skipif(not redis_running(), reason="Redis is not runnin
 
 
 @pytest.fixture(scope="module")
-def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+def provider() -> Iterator[FakeProvider]:
+    """Answers as real providers give them: a chunk every 100-200 ms, usage at the end."""
+    with FakeProvider(event_delay=(0.1, 0.2), default_answer=SLOW_ANSWER) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, provider: FakeProvider) -> Iterator[ExampleSite]:
     tmp_dir = tmp_path_factory.mktemp("live-multiprocess")
     with example_database(tmp_dir) as database_url:
         env = site_environment(
@@ -52,14 +68,23 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
             DJANGO_SETTINGS_MODULE="tests.live_multiprocess_settings",
             REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
             TEST_CHANNELS_PREFIX=f"chatkit-test-{secrets.token_hex(4)}",
+            LLM_PROVIDER="openai_compatible",
+            LLM_BASE_URL=provider.base_url,
+            LLM_MODEL="slow-model",
         )
         site = ExampleSite(env, tmp_dir)
+        site.database_url = database_url  # type: ignore[attr-defined]
         try:
             site.manage("migrate", "--noinput", "-v", "0")
             site.manage("shell", "-c", USERS)
-            yield site.start("uvicorn", "worker-a"), site.start("uvicorn", "worker-b")
+            yield site
         finally:
             site.stop()
+
+
+@pytest.fixture(scope="module")
+def workers(site: ExampleSite) -> tuple[Server, Server]:
+    return site.start("uvicorn", "worker-a"), site.start("uvicorn", "worker-b")
 
 
 def token(server: Server, username: str) -> str:
@@ -129,3 +154,32 @@ def test_changes_on_one_worker_reach_sockets_on_the_other(workers):
     finally:
         alice_on_b.close()
         bob_on_b.close()
+
+
+def test_a_stop_on_one_worker_stops_the_run_on_the_other(site, workers):
+    a, b = workers
+    turn = stream_turn(
+        api(a, "alice"),
+        "threads.create",
+        on_event=after_deltas(1, lambda _turn: DISCONNECT),
+        **create_params("Tell me a long story"),
+    )
+    assert turn.disconnected and turn.thread_id
+    alice_on_b = Listener(ws_url(b.base_url), token(b, "alice"))
+    try:
+        alice_on_b.socket.send(json.dumps({"type": "stop", "thread_id": turn.thread_id}))
+        deadline = time.monotonic() + 10
+        sql = "SELECT type, data FROM chatkit_backend_threaditem WHERE thread_id = %s"
+        while not any(kind == "sdk_hidden_context" for kind, _ in query(site, sql, turn.thread_id)):
+            assert time.monotonic() < deadline, "the run on A never heard the stop sent to B"
+            time.sleep(0.1)
+        texts = [
+            "".join(
+                part["text"] for part in (json.loads(d) if isinstance(d, str) else d)["content"]
+            )
+            for kind, d in query(site, sql, turn.thread_id)
+            if kind == "assistant_message"
+        ]
+        assert texts and texts[0] != SLOW_ANSWER  # cut off, the partial answer kept
+    finally:
+        alice_on_b.close()
