@@ -10,6 +10,9 @@ Everything that differs between a laptop and a server comes from the environment
 - ``CORS_ALLOWED_ORIGINS`` (comma-separated; default: none);
 - ``CHATKIT_DOMAIN_KEY``, the widget's domain key (any placeholder works on localhost);
 - ``EXAMPLE_AUTO_LOGIN`` (default: on when DEBUG is on);
+- ``EXAMPLE_AGENT``, a step of the "Learn ChatKit step by step" ladder in
+  ``example_project/ladder/``: ``basic``, ``agent``, ``tool`` or ``multi_agent`` (default: the
+  demo agent of ``example_project/demo/``); any other value stops the site at startup;
 - the model provider, read by ``chatkit_backend.providers``: ``LLM_PROVIDER``, ``LLM_MODEL``,
   ``OPENAI_API_KEY``, ``GEMINI_API_KEY``, ``LLM_BASE_URL``. With none of them set, the
   offline demo model answers.
@@ -21,6 +24,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from example_project import ladder
 
 # The folder that holds manage.py.
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -185,9 +190,15 @@ SIMPLE_JWT = {
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/(chatkit|api)/.*$"
 
+# Which step of the ladder answers (example_project/ladder/): unset, the demo agent. A value
+# that names no step raises ImproperlyConfigured here, so the site never starts on a typo.
+EXAMPLE_AGENT = os.environ.get("EXAMPLE_AGENT", "").strip()
+_example_step = ladder.step(EXAMPLE_AGENT)  # lower case: not a setting itself
+
 CHATKIT_BACKEND = {
-    # The agent that answers: resolved on every request, so it can depend on the user.
-    "AGENT": "example_project.demo.agents.build_agent",
+    # The agent that answers (resolved on every request, so it can depend on the user) and,
+    # for some steps, the server class: from the step, see example_project/ladder/__init__.py.
+    **_example_step.chatkit_backend,
     # The ChatKit widget's domain key (the page passes it to the widget). Any non-empty
     # placeholder works on localhost; a public host must be on your OpenAI domain allowlist,
     # with the key it gives you. `manage.py chatkit_doctor --origin ...` checks it.

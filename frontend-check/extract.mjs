@@ -1,7 +1,9 @@
 // Writes every frontend snippet into snippets/, where tsc checks it against @openai/chatkit:
 // - the ```ts blocks and the inline <script> bodies of ```html blocks in the README's
 //   "Wiring the ChatKit frontend" section;
-// - the inline <script> of the example site's page.
+// - the inline <script> of the example site's page;
+// - the example's React component (example_project/frontend/ChatPanel.tsx), which the README's
+//   ```tsx block must show exactly.
 // Reading them from their sources (rather than keeping copies) means they cannot drift.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
@@ -38,4 +40,11 @@ snippets.forEach(([extension, code], index) => {
   writeFileSync(new URL(`snippets/readme-${index + 1}.${extension}`, here), `${code}\nexport {};\n`);
 });
 writeFileSync(new URL("snippets/example-page.js", here), `${pageScripts[0]}\nexport {};\n`);
-console.log(`extracted ${snippets.length} README snippets and the example page's script`);
+
+const component = read("../example_project/frontend/ChatPanel.tsx");
+const shown = [...section.matchAll(/^```tsx\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+if (!shown.includes(component)) {
+  throw new Error("README.md's ```tsx block is not example_project/frontend/ChatPanel.tsx: copy it again");
+}
+writeFileSync(new URL("snippets/react-ChatPanel.tsx", here), component);
+console.log(`extracted ${snippets.length} README snippets, the example page's script and ChatPanel.tsx`);

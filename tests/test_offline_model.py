@@ -96,6 +96,19 @@ async def test_mentioning_a_tool_plans_a_call_with_json_arguments():
     assert call.arguments == '{"city": "Oslo"}'
 
 
+@function_tool
+def translate(input: str, style: str = "plain") -> str:
+    """Translate a text (a stand-in for an agent used as a tool, whose ``input`` is required)."""
+    return input
+
+
+async def test_a_required_text_parameter_gets_the_message_when_no_json_is_given():
+    events = await collect(OfflineModel(), "translate good morning", tools=[translate])
+    [call] = [e.item for e in events if e.type == "response.output_item.done"]
+    # Only the required string parameter is filled: the optional one keeps its default.
+    assert (call.name, call.arguments) == ("translate", '{"input": "translate good morning"}')
+
+
 async def test_delay_paces_the_deltas():
     model = OfflineModel(delay=0.001)
     events = await collect(model, "Hi")

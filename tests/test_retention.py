@@ -497,3 +497,34 @@ def test_export_works_in_bounded_batches(alice, model, media, tmp_path):
     # 20 items two at a time: at least ten pages of items.
     item_pages = [sql for sql in reads if 'FROM "chatkit_backend_threaditem"' in sql]
     assert len(item_pages) >= 10
+
+
+def test_purge_user_erases_their_daily_budget_counters(alice, bob, model, settings):
+    # A daily counter names its owner: an erasure that kept it would keep a trace of the user.
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "DAILY_TOKEN_BUDGET": 10_000}
+    alice.chat(model, "first")
+    bob.chat(model, "bob's")
+    counters = models.DailyUsage.objects
+    assert counters.filter(owner=alice.user).count() == 1
+    assert counters.filter(owner=bob.user).count() == 1
+
+    dry = run("chatkit_purge", "--user", "alice", "--dry-run")
+    assert "1 daily counter" in dry
+    assert counters.filter(owner=alice.user).count() == 1
+
+    real = run("chatkit_purge", "--user", "alice")
+    assert "1 daily counter" in real
+    assert not counters.filter(owner=alice.user).exists()
+    assert counters.filter(owner=bob.user).count() == 1
+
+
+def test_older_than_drops_daily_counters_of_days_before_the_cutoff(alice, model, settings):
+    settings.CHATKIT_BACKEND = {**settings.CHATKIT_BACKEND, "DAILY_TOKEN_BUDGET": 10_000}
+    alice.chat(model, "today")
+    today = models.DailyUsage.objects.get(owner=alice.user)
+    old = models.DailyUsage.objects.create(
+        owner=alice.user, day=today.day - LONG_AGO, spent=15, reserved=0
+    )
+    run("chatkit_purge", "--older-than", "30")
+    assert list(models.DailyUsage.objects.values_list("pk", flat=True)) == [today.pk]
+    assert not models.DailyUsage.objects.filter(pk=old.pk).exists()

@@ -3,7 +3,8 @@
 Like Django's console email backend, it lets a fresh install work end to end with nothing
 configured, and says so in every answer. It streams a short explanation of how to configure
 a real provider and, when the user names one of the agent's function tools, calls that tool
-(arguments from a JSON object in the message, if any) and reports what it returned; when the
+(arguments from a JSON object in the message, if any, else the message's text for each
+string parameter without a default) and reports what it returned; when the
 user names an agent the current one hands off to ("billing"), it hands off to that agent,
 which then says it has taken over.
 """
@@ -99,14 +100,26 @@ def _handoffs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
     return list(kwargs.get("handoffs") or (args[1] if len(args) > 1 else []))
 
 
-def _arguments_in(text: str) -> str:
+def _arguments_for(tool: FunctionTool, text: str) -> str:
+    """A call's arguments: the JSON object in the message, if any; else the message's text for
+    each string parameter without a default (an agent used as a tool needs its ``input``).
+    Strict schemas list every parameter as required, so a default is what marks it optional."""
     match = re.search(r"\{.*\}", text, re.DOTALL)
     if match:
         try:
             return json.dumps(json.loads(match.group(0)))
         except ValueError:
             pass
-    return "{}"
+    schema = tool.params_json_schema or {}
+    properties = schema.get("properties") or {}
+    return json.dumps(
+        {
+            name: text
+            for name in schema.get("required") or []
+            if (properties.get(name) or {}).get("type") == "string"
+            and "default" not in properties[name]
+        }
+    )
 
 
 class OfflineModel(Model):
@@ -144,7 +157,7 @@ class OfflineModel(Model):
             return [_call(handoff.tool_name, "{}")]
         tool = _requested_tool(text, tools)
         if tool is not None:
-            return [_call(tool.name, _arguments_in(text))]
+            return [_call(tool.name, _arguments_for(tool, text))]
         names = [tool.name for tool in tools if isinstance(tool, FunctionTool)]
         tools_hint = (
             f" Mention a tool to see the agent call it: {', '.join(f'`{n}`' for n in names)}."

@@ -63,22 +63,24 @@ class PurgeTotals:
     attachments: int = 0
     files: int = 0
     usage: int = 0
+    daily_counters: int = 0
 
 
 @dataclass
 class PurgeBatch:
     """One page of a purge, as it was deleted (or, in a dry run, as it would be)."""
 
-    kind: Literal["threads", "attachments", "usage"]
+    kind: Literal["threads", "attachments", "usage", "daily_counters"]
     threads: list[ThreadSummary] = field(default_factory=list)
     attachments: list[AttachmentSummary] = field(default_factory=list)
     usage: int = 0
+    daily_counters: int = 0
     kept: int = 0  # threads active again by the time their page was deleted
 
 
 class Purge:
     """What a purge deletes: whole threads (items, attachments and their files, usage), then
-    attachments and usage rows outside those threads.
+    attachments and usage rows outside those threads, then daily budget counters.
 
     Build one with :meth:`inactive_since` or :meth:`of_user`, then iterate :meth:`run`; each
     step yields a :class:`PurgeBatch` once its page is committed, and ``totals`` adds up.
@@ -89,11 +91,13 @@ class Purge:
         threads: QuerySet[models.Thread],
         loose_attachments: QuerySet[models.Attachment],
         loose_usage: QuerySet[models.TurnUsage],
+        daily_counters: QuerySet[models.DailyUsage],
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
         self.threads = threads
         self.loose_attachments = loose_attachments
         self.loose_usage = loose_usage
+        self.daily_counters = daily_counters
         self.batch_size = batch_size
         self.totals = PurgeTotals()
 
@@ -101,23 +105,27 @@ class Purge:
     def inactive_since(cls, cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Purge:
         """Threads with no activity since ``cutoff`` (``Thread.updated_at``), with everything
         in them; also uploads never attached and usage rows of threads deleted earlier, when
-        they are older than ``cutoff``."""
+        they are older than ``cutoff``, and the daily budget counters of days before it (an
+        anonymous visitor's counter holds their network address)."""
         return cls(
             models.Thread.objects.filter(updated_at__lt=cutoff),
             models.Attachment.objects.filter(thread__isnull=True, created_at__lt=cutoff),
             models.TurnUsage.objects.filter(thread__isnull=True, created_at__lt=cutoff),
+            models.DailyUsage.objects.filter(day__lt=cutoff.date()),
             batch_size,
         )
 
     @classmethod
     def of_user(cls, user: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> Purge:
-        """Everything ``user`` owns: threads, attachments (attached or not), usage rows."""
+        """Everything ``user`` owns: threads, attachments (attached or not), usage rows, daily
+        budget counters."""
         owned = Owner(user_id=user.pk).as_filter()
         threads = models.Thread.objects.filter(**owned)
         return cls(
             threads,
             models.Attachment.objects.filter(**owned).exclude(thread__in=threads),
             models.TurnUsage.objects.filter(**owned).exclude(thread__in=threads),
+            models.DailyUsage.objects.filter(**owned),
             batch_size,
         )
 
@@ -125,6 +133,7 @@ class Purge:
         yield from self._thread_pages(dry_run)
         yield from self._attachment_pages(dry_run)
         yield from self._usage_pages(dry_run)
+        yield from self._daily_counter_pages(dry_run)
 
     def _thread_pages(self, dry_run: bool) -> Iterator[PurgeBatch]:
         for page in pages(self.threads.only("pk"), self.batch_size):
@@ -211,3 +220,10 @@ class Purge:
                 count = per_model.get(models.TurnUsage._meta.label, 0)
             self.totals.usage += count
             yield PurgeBatch("usage", usage=count)
+
+    def _daily_counter_pages(self, dry_run: bool) -> Iterator[PurgeBatch]:
+        for page in pages(self.daily_counters.only("pk"), self.batch_size):
+            ids = [row.pk for row in page]
+            count = len(ids) if dry_run else self.daily_counters.filter(pk__in=ids).delete()[0]
+            self.totals.daily_counters += count
+            yield PurgeBatch("daily_counters", daily_counters=count)

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from chatkit_backend.conf import conf
 
+from .. import ladder
 from .users import get_demo_user
 
 
@@ -22,6 +23,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if getattr(settings, "EXAMPLE_AUTO_LOGIN", False) and not request.user.is_authenticated:
         login(request, get_demo_user(), backend="django.contrib.auth.backends.ModelBackend")
 
+    step = ladder.step(getattr(settings, "EXAMPLE_AGENT", ""))
     config = {
         "apiUrl": reverse("chatkit_backend:api"),
         "uploadUrl": reverse("chatkit_backend:upload"),
@@ -38,5 +40,9 @@ def index(request: HttpRequest) -> HttpResponse:
         "csrfToken": get_token(request),
         "authenticated": request.user.is_authenticated,
         "loginUrl": f"{reverse(settings.LOGIN_URL)}?next={request.path}",
+        # The ladder step that answers (EXAMPLE_AGENT) and what the composer suggests for it.
+        "step": step.name,
+        "placeholder": step.placeholder,
+        "prompts": step.prompts,
     }
     return render(request, "demo/index.html", {"chatkit_config": config})

@@ -27,6 +27,8 @@ def describe(totals: PurgeTotals) -> str:
         f"{plural(totals.threads, 'thread')}, {plural(totals.items, 'item')}, "
         f"{plural(totals.attachments, 'attachment')} ({plural(totals.files, 'file')}), "
         f"{plural(totals.usage, 'usage row')}"
+        # Only sites with a DAILY_TOKEN_BUDGET keep daily counters: elsewhere, say nothing.
+        + (f", {plural(totals.daily_counters, 'daily counter')}" if totals.daily_counters else "")
     )
 
 
@@ -82,7 +84,8 @@ class Command(BaseCommand):
             purge = Purge.of_user(user, batch_size)
             self.stdout.write(
                 f"{'Dry run: the' if self.dry_run else 'The'} ChatKit data of user "
-                f"{printable(user.get_username())} (id {user.pk}): threads, attachments, usage."
+                f"{printable(user.get_username())} (id {user.pk}): threads, attachments, usage, "
+                "daily budget counters."
             )
         else:
             if options["older_than"] is not None:
@@ -99,8 +102,8 @@ class Command(BaseCommand):
             purge = Purge.inactive_since(cutoff, batch_size)
             self.stdout.write(
                 f"{'Dry run: threads' if self.dry_run else 'Threads'} with no activity for "
-                f"{plural(days, 'day')} (since {cutoff:%Y-%m-%d %H:%M %Z}), and older uploads "
-                "and usage outside any thread."
+                f"{plural(days, 'day')} (since {cutoff:%Y-%m-%d %H:%M %Z}), and older uploads, "
+                "usage outside any thread and daily budget counters."
             )
 
         for batch in purge.run(dry_run=self.dry_run):
@@ -143,9 +146,13 @@ class Command(BaseCommand):
                 f"batch: {plural(len(batch.attachments), 'attachment')} outside threads "
                 f"{self.passive}"
             )
-        else:
+        elif batch.kind == "usage":
             self.stdout.write(
                 f"batch: {plural(batch.usage, 'usage row')} outside threads {self.passive}"
+            )
+        else:
+            self.stdout.write(
+                f"batch: {plural(batch.daily_counters, 'daily budget counter')} {self.passive}"
             )
 
     def thread_line(self, thread: ThreadSummary) -> str:
