@@ -183,3 +183,21 @@ async def test_an_operator_page_watches_a_thread_it_does_not_own(alice, operator
     assert await bystander.receive_nothing(timeout=0.3)
     for socket in (watcher, bystander):
         await socket.disconnect()
+
+
+async def test_the_testing_helpers_open_a_socket_and_read_a_notice(alice):
+    """chatkit_backend.testing's live_socket / next_notice, as the README shows them."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from chatkit_backend.testing import live_socket, next_notice
+    from chatkit_backend.threads import append_assistant_message
+
+    _, thread_id = await alice_thread(alice)
+    by_session = await live_socket(alice)
+    by_token = await live_socket(token=str(AccessToken.for_user(alice)))
+    await append_assistant_message(thread_id, "Done.")
+    expected = {"type": "thread.changed", "thread_id": thread_id, "reason": "items"}
+    assert await next_notice(by_session) == expected
+    assert await next_notice(by_token) == expected
+    for socket in (by_session, by_token):
+        await socket.disconnect()
