@@ -204,6 +204,15 @@ async def test_other_frames_are_ignored_and_ping_answered(alice):
     await socket.disconnect()
 
 
+async def test_a_flood_of_frames_closes_the_socket(alice):
+    cookie = session_cookie(await sync_to_async(logged_in)(alice))
+    socket = await connect(cookie=cookie)
+    await ready(socket)
+    for _ in range(50):
+        await socket.send_json_to({"type": "stop", "thread_id": "thr_nothing"})
+    assert await closed_with(socket) == 1008
+
+
 async def test_an_oversized_frame_closes_the_socket(alice):
     cookie = session_cookie(await sync_to_async(logged_in)(alice))
     socket = await connect(cookie=cookie)

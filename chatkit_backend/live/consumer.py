@@ -15,7 +15,7 @@ Protocol (JSON text frames):
   client (``ON_DISCONNECT = "finish"``: the page's stop button); other frames are ignored;
 - close codes: 4401 (no valid credentials within ``LIVE_AUTH_TIMEOUT``, a bad token, or the
   token expired), 4403 (an origin that may not use the site), 1009 (a frame larger than
-  ``LIVE_MAX_FRAME_BYTES``).
+  ``LIVE_MAX_FRAME_BYTES``), 1008 (a flood: more than 20 frames at once, or 5 a second).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ from .groups import owner_group, thread_group, turn_group
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 TOO_BIG = 1009
+FLOODED = 1008  # policy violation: more frames than any page sends
+FRAME_BURST = 20
+FRAMES_PER_SECOND = 5.0
 
 
 class ThreadChangesConsumer(AsyncWebsocketConsumer):
@@ -56,6 +59,7 @@ class ThreadChangesConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.watching: set[str] = set()
+        self._allowance, self._checked = float(FRAME_BURST), time.monotonic()
         kind = origin_kind(self.scope)
         # Accepted first in every case: a socket refused before the handshake completes
         # reaches the browser as a bare 403, without the close code the page acts on.
@@ -75,6 +79,9 @@ class ThreadChangesConsumer(AsyncWebsocketConsumer):
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > conf.LIVE_MAX_FRAME_BYTES:
             await self.close(code=TOO_BIG)
+            return
+        if not self._within_rate():
+            await self.close(code=FLOODED)
             return
         try:
             frame = json.loads(text_data) if text_data is not None else None
@@ -140,6 +147,19 @@ class ThreadChangesConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame))
+
+    def _within_rate(self) -> bool:
+        """A token bucket: a page sends a few frames a minute; FRAME_BURST at once, then
+        FRAMES_PER_SECOND (frames that cost a query, such as stop and watch, included)."""
+        now = time.monotonic()
+        self._allowance = min(
+            FRAME_BURST, self._allowance + (now - self._checked) * FRAMES_PER_SECOND
+        )
+        self._checked = now
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
 
     def _close_later(self, delay: float) -> None:
         self._cancel_deadline()
