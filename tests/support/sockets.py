@@ -49,11 +49,16 @@ async def ready(socket: WebsocketCommunicator) -> None:
     assert await receive(socket) == {"type": "ready"}
 
 
-async def notices(socket: WebsocketCommunicator, quiet: float = 0.3) -> list[dict[str, Any]]:
-    """Every frame the socket gets until it has been quiet for ``quiet`` seconds."""
+async def notices(
+    socket: WebsocketCommunicator, quiet: float = 0.3, first: float = 2.0
+) -> list[dict[str, Any]]:
+    """Every frame the socket gets until it has been quiet for ``quiet`` seconds (``first``
+    seconds for the first frame: a loaded machine may take a while to deliver it)."""
     frames = []
-    while not await socket.receive_nothing(timeout=quiet):
+    wait = first
+    while not await socket.receive_nothing(timeout=wait):
         frames.append(await receive(socket))
+        wait = quiet
     return frames
 
 
