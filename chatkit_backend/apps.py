@@ -14,6 +14,7 @@ class ChatKitBackendConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
         from .attachments import delete_file_with_row
         from .connections import connection_opened
+        from .live import notify
         from .models import Attachment, Thread
         from .turns import stop_turns_of_deleted_thread
 
@@ -24,3 +25,4 @@ class ChatKitBackendConfig(AppConfig):
         )
         # The lean handler closes a response without a hop only if no connection is open.
         connection_created.connect(connection_opened, dispatch_uid="chatkit_connections")
+        notify.connect()  # committed changes become notices on the owners' sockets

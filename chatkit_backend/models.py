@@ -84,6 +84,8 @@ class Thread(OwnedModel):
         permissions = [
             ("export_thread", _("Can export threads as Markdown or JSON")),
             ("change_thread_status", _("Can lock, unlock, close and reopen threads")),
+            # Staff with it answer users in the admin and pause the agent (admin/operator.py).
+            ("reply_thread", _("Can reply to a thread as an operator")),
         ]
         indexes = [
             models.Index(fields=["owner", "created_at", "id"], name="chatkit_thread_owner_keyset"),

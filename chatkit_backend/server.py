@@ -45,6 +45,9 @@ from .context import RequestContext
 from .exceptions import ChoiceRefused, Unsupported
 from .intake import preflight
 from .intake.parse import parse_request
+from .live.detached import relay
+from .live.headless import HeadlessTurns
+from .live.progress import answer
 from .reasoning.handoffs import RESET_AGENT_ACTION
 from .reasoning.orchestrator import Orchestrator
 from .store import DjangoStore
@@ -52,7 +55,7 @@ from .timestamps import with_utc_timestamps
 from .turns import Turn, keep_claim
 
 
-class DjangoChatKitServer(ChatKitServer[RequestContext]):
+class DjangoChatKitServer(HeadlessTurns, ChatKitServer[RequestContext]):
     """The ChatKit server every request goes through."""
 
     #: What answers each turn (:meth:`respond`). Point it at an ``Orchestrator`` subclass to
@@ -98,7 +101,7 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
                 await self.store.end_turn(turn, context, ran=False)
                 raise
             return StreamingResult(
-                self._run_turn(turn, self._process_streaming(parsed, context), context)
+                relay(self._run_turn(turn, self._process_streaming(parsed, context), context), turn)
             )
         await self.check_ids(parsed, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
@@ -187,7 +190,9 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         if context.turn is not None:
             # From here the turn's writes wait for its last hop (see store.pending).
             context.turn.pending.answering = True
-        return self.orchestrator.respond(thread, input_user_message, context)
+        # A paused thread is not answered; a run that may outlive its client keeps its answer
+        # stored as it grows (see live.progress).
+        return answer(self.orchestrator.respond, thread, input_user_message, context, self.store)
 
     async def add_feedback(
         self,

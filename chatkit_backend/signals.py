@@ -4,7 +4,9 @@ Every write that changes a thread goes through :class:`~chatkit_backend.store.Dj
 which sends ``thread_changed`` once the write is committed. Receivers (for example a Channels
 consumer that tells a user's open pages to call ``fetchUpdates()``) get ``thread_id``,
 ``context`` (the :class:`~chatkit_backend.context.RequestContext` of whoever made the change)
-and ``change`` (``"thread"``, ``"item"`` or ``"deleted"``).
+``change`` (``"thread"``, ``"item"`` or ``"deleted"``) and ``fields`` (for ``"thread"``: the
+thread fields written, such as ``["title"]``; None for a new thread). The live socket's
+notices (:mod:`chatkit_backend.live.notify`) are built on it.
 """
 
 from django.dispatch import Signal

@@ -2,7 +2,8 @@
 
 An operator's reply from the admin, a background job's result, a notice from another system:
 append it with :func:`append_item` and it is stored exactly like items from a chat turn (and
-announced through :data:`~chatkit_backend.signals.thread_changed`).
+announced through :data:`~chatkit_backend.signals.thread_changed`, so the owner's open pages
+hear of it on the live socket). :func:`run_turn` lets the agent answer without a client.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
-from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadItem
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    HiddenContextItem,
+    ThreadItem,
+    ThreadStreamEvent,
+)
 
 from . import models
 from .context import Owner, RequestContext
@@ -61,3 +68,26 @@ async def reset_agent(thread_id: str) -> bool:
         return False
     await store.save_thread(thread, context)
     return True
+
+
+async def run_turn(thread_id: str, instructions: str | None = None) -> list[ThreadStreamEvent]:
+    """Let the agent answer in ``thread_id`` now, without a client (a scheduled follow-up, a
+    webhook, a job that finished); returns the turn's events.
+
+    ``instructions``, when given, are added first as hidden context (the model reads them,
+    the user never sees them). The turn is claimed, budgeted, stored and announced like one
+    from the widget; its answer is stored as it grows. Raises ``NotFoundError``,
+    ``TurnInProgress`` or ``TurnRefused`` (the owner's budget is spent).
+    """
+    from .server import get_server  # the server imports this module's neighbours
+
+    context = await sync_to_async(owner_context)(thread_id)
+    note = None
+    if instructions:
+        note = HiddenContextItem(
+            id=generate_id("message"),
+            thread_id=thread_id,
+            created_at=datetime.now(),
+            content=instructions,
+        )
+    return await get_server().respond_without_client(thread_id, context, note)

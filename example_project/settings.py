@@ -114,7 +114,9 @@ if os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+            # socket_timeout None: with redis-py 8, the default 5 s read timeout kills an idle
+            # socket's consumer (channels_redis#422), and the page's socket closes with 1006.
+            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}]},
         }
     }
 else:

@@ -5,6 +5,7 @@ from agents.testing import ScriptedModel
 
 from chatkit_backend.testing import ChatKitClient
 from tests.support.browser import browser_context, chromium  # noqa: F401  (headless Chromium)
+from tests.support.live_site import live_site, live_site_server  # noqa: F401  (HTTP + socket)
 from tests.support.turn_streams import slow_provider  # noqa: F401  (a slow loopback provider)
 
 

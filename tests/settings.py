@@ -74,3 +74,5 @@ CHATKIT_BACKEND = {
     "LLM_MAX_RETRIES": 0,
 }
 SILENCED_SYSTEM_CHECKS = ["chatkit_backend.W003"]
+# The live socket's notices (chatkit_backend.live) travel through a channel layer.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -125,6 +125,12 @@ BAD_VALUES = [
     ("DICTATION_MAX_SECONDS", "1m", "number of seconds"),
     ("ENTITY_SEARCH", "chatkit_backend.conf.SETTINGS", "is not callable"),
     ("ENTITY_PREVIEW", "no.such.preview", "cannot be imported"),
+    ("ON_DISCONNECT", "keep", "one of: 'cancel', 'finish'"),
+    ("MAX_DETACHED_SECONDS", 0, "more than 0"),
+    ("LIVE_AUTH_TIMEOUT", "10s", "number of seconds"),
+    ("LIVE_MAX_FRAME_BYTES", 10, "at least 64"),
+    ("SHUTDOWN_GRACE_SECONDS", -1, "more than 0"),
+    ("PROGRESS_SAVE_SECONDS", None, "number of seconds"),
 ]
 
 

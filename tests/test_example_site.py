@@ -170,7 +170,7 @@ def test_settings_from_environment(monkeypatch):
     assert (database["HOST"], database["NAME"]) == ("db.internal", "chat")
     assert "transaction_mode" not in database.get("OPTIONS", {})
     assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] == [
-        "redis://cache.internal:6379/0"
+        {"address": "redis://cache.internal:6379/0", "socket_timeout": None}
     ]
     assert settings.CORS_ALLOWED_ORIGINS == ["https://a.example", "https://b.example"]
 

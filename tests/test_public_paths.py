@@ -25,6 +25,9 @@ PUBLIC = [
     "chatkit_backend.providers.create_model",
     "chatkit_backend.console.PERMISSION",
     "chatkit_backend.testing.pytest_plugin.live_asgi",
+    "chatkit_backend.routing.websocket_urlpatterns",
+    "chatkit_backend.live.lifespan.chatkit_lifespan",
+    "chatkit_backend.threads.run_turn",
 ]
 
 

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import models
-from .transcript import HIDDEN_TYPES, SPEAKERS, body
+from .transcript import HIDDEN_TYPES, body, speaker
 
 # The newest items a thread page shows (a thread of 2,000 items shows in full).
 TRANSCRIPT_LIMIT = 2000
@@ -55,7 +55,7 @@ def transcript_rows(thread: models.Thread, limit: int = TRANSCRIPT_LIMIT) -> tup
         rows.append(
             Row(
                 "item",
-                SPEAKERS.get(item_type, item_type or "item"),
+                speaker(data),
                 created_at,
                 body(data),
                 item_type,

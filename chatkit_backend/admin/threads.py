@@ -7,7 +7,7 @@ aggregates, and the result count is counted once (``show_full_result_count = Fal
 
 Permissions: viewing needs ``view_thread``; the title and metadata ``change_thread``; lock,
 unlock, close and reopen ``change_thread_status``; export ``export_thread``; delete
-``delete_thread``.
+``delete_thread``; the operator's page (:mod:`.operator`) ``reply_thread``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from . import status as statuses
 from .export import EXPORT_PERMISSION, FORMATS, export_response
 from .filters import FeedbackFilter, ModelFilter, OwnerFilter, ProviderFilter, StatusFilter
 from .forms import ThreadActionForm, ThreadForm
+from .operator import PERMISSION as REPLY_PERMISSION
+from .operator import operator_link, operator_urls
 from .pages import render_rows, transcript_rows
 from .search import search_threads
 
@@ -70,6 +72,7 @@ class ThreadAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ("lock", "unlock", "close", "reopen", "export_markdown", "export_json")
     readonly_fields = (
+        "operator",
         "id",
         "owner",
         "session_key",
@@ -134,6 +137,8 @@ class ThreadAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fields = ["id", "title", "owner", "session_key"]
+        if obj is not None and request.user.has_perm(REPLY_PERMISSION):
+            fields.insert(0, "operator")  # the way to reply as a person, or pause the agent
         if self.has_change_status_permission(request) and self.has_change_permission(request):
             fields += ["state", "reason"]
         else:
@@ -154,6 +159,10 @@ class ThreadAdmin(admin.ModelAdmin):
             obj.save(update_fields=fields)
             statuses.announce(obj.pk, statuses.owner_context(obj), "thread")
 
+    @admin.display(description=_("operator"))
+    def operator(self, obj: models.Thread) -> str:
+        return operator_link(obj)
+
     @admin.display(description=_("transcript"))
     def transcript(self, obj: models.Thread) -> str:
         rows, shown = transcript_rows(obj)
@@ -168,6 +177,7 @@ class ThreadAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
+            *operator_urls(self),
             path("<path:object_id>/status/", wrap(self.status_view), name=f"{name}_status"),
             path(
                 "<path:object_id>/export/<str:fmt>/",

@@ -36,6 +36,19 @@ SPEAKERS = {
 }
 
 
+# An assistant message a person wrote in the admin (see admin/operator.py) names them here.
+OPERATOR_KEY = "chatkit_backend_operator"
+
+
+def speaker(data: dict[str, Any]) -> str:
+    """Who said an item: a role, or for an operator's reply, the person."""
+    kind = data.get("type", "")
+    person = data.get(OPERATOR_KEY) if kind == "assistant_message" else None
+    if isinstance(person, dict):
+        return f"Operator ({person.get('name', '?')})"
+    return SPEAKERS.get(kind, kind or "item")
+
+
 def _json(value: Any, limit: int = 2000) -> str:
     text = json.dumps(value, default=str, ensure_ascii=False, indent=1)
     return text if len(text) <= limit else text[:limit] + " …"
@@ -207,22 +220,22 @@ def body(data: dict[str, Any]) -> SafeString:
 def plain_text(data: dict[str, Any]) -> tuple[str, str]:
     """(speaker, text) of an item's JSON, for the Markdown export."""
     kind = data.get("type", "")
-    speaker = SPEAKERS.get(kind, kind or "item")
+    who = speaker(data)
     if kind in ("user_message", "assistant_message"):
         text = _message_text(data)
         names = [str(a.get("name", "?")) for a in data.get("attachments") or []]
-        return speaker, text + (f"\n\n[attachments: {', '.join(names)}]" if names else "")
+        return who, text + (f"\n\n[attachments: {', '.join(names)}]" if names else "")
     if kind == "client_tool_call":
         call = f"{data.get('name')}({_json(data.get('arguments'))}) [{data.get('status')}]"
-        return speaker, f"{call} -> {_json(data.get('output'))}"
+        return who, f"{call} -> {_json(data.get('output'))}"
     if kind == "widget":
-        return speaker, data.get("copy_text") or "\n".join(widget_text(data.get("widget") or {}))
+        return who, data.get("copy_text") or "\n".join(widget_text(data.get("widget") or {}))
     if kind == "workflow":
         tasks = (data.get("workflow") or {}).get("tasks") or []
-        return speaker, "\n".join(f"- {t.get('title') or t.get('content') or ''}" for t in tasks)
+        return who, "\n".join(f"- {t.get('title') or t.get('content') or ''}" for t in tasks)
     if kind in HIDDEN_TYPES:
         content = data.get("content")
-        return speaker, content if isinstance(content, str) else _json(content)
+        return who, content if isinstance(content, str) else _json(content)
     if kind == "end_of_turn":
-        return speaker, "(end of turn)"
-    return speaker, _json(data)
+        return who, "(end of turn)"
+    return who, _json(data)

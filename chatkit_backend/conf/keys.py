@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .features import FEATURE_SETTINGS
+from .live import LIVE_SETTINGS
 from .setting import Setting
 from .validators import (
     agent_or_factory,
@@ -223,6 +224,7 @@ SETTINGS: dict[str, Setting] = {
     # works on localhost); ``chatkit_doctor`` checks it.
     "DOMAIN_KEY": Setting(None, text, "Use the key from OpenAI's domain allowlist, or None.", 142),
     **FEATURE_SETTINGS,
+    **LIVE_SETTINGS,
 }
 
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}

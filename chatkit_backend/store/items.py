@@ -130,6 +130,14 @@ class ItemsMixin(ScopedStore):
         if not self.hold_item(thread_id, item, context):
             await sync_to_async(self._upsert_item)(thread_id, item, context)
 
+    async def save_progress(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        """Store a growing answer now, even while the turn holds its writes for its last hop:
+        a reload (or another tab) shows it, and the turn's write of the finished item, under
+        the same id, replaces it. For runs that may outlive their client (``live.progress``)."""
+        await sync_to_async(self._upsert_item)(thread_id, item, context)
+
     def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         self._upsert_items(thread_id, [(item, item.model_dump(mode="json"))], context)
         if context.turn is not None:

@@ -63,8 +63,11 @@ def item_from(data: dict[str, Any], context: RequestContext) -> ThreadItem:
     return ITEM_ADAPTER.validate_python(refresh_generated_image(data, context))
 
 
-def announce(thread_id: str, context: RequestContext, change: str) -> None:
-    """Send ``thread_changed`` once the current transaction commits."""
+def announce(
+    thread_id: str, context: RequestContext, change: str, fields: list[str] | None = None
+) -> None:
+    """Send ``thread_changed`` once the current transaction commits (``fields``: the thread
+    fields a ``"thread"`` change wrote, None for a new thread)."""
     transaction.on_commit(
         partial(
             thread_changed.send,
@@ -72,6 +75,7 @@ def announce(thread_id: str, context: RequestContext, change: str) -> None:
             thread_id=thread_id,
             context=context,
             change=change,
+            fields=fields,
         )
     )
 

@@ -86,6 +86,7 @@ class ThreadsMixin(ScopedStore):
         memo = memo_of(context)
         values = saved_values(thread)  # ``thread`` may be a full Thread: metadata only
         known = memo.stored.get(thread.id)
+        changed: dict[str, Any] | None = None
         with transaction.atomic():
             if known is not None:
                 changed = {name: value for name, value in values.items() if value != known[name]}
@@ -95,7 +96,7 @@ class ThreadsMixin(ScopedStore):
                 self._create_thread(thread, values, context, context.turn)
             else:
                 self._upsert_thread(thread, values, context)
-            announce(thread.id, context, "thread")
+            announce(thread.id, context, "thread", None if changed is None else list(changed))
         memo.writable.add(thread.id)
         memo.stored[thread.id] = saved_values(thread)
         memo.threads[thread.id] = (

@@ -9,6 +9,7 @@ the fixtures ``chatkit_user``, ``chatkit_client``, ``async_chatkit_client``,
 from .agents import override_agent, scripted_agent
 from .client import AsyncChatKitClient, ChatKitClient
 from .lean_client import LeanClient
+from .live import live_socket, next_notice
 from .live_server import LiveASGIServer, LiveServer
 from .wire import (
     ChatKitError,
@@ -29,7 +30,9 @@ __all__ = [
     "LiveServer",
     "RawResponse",
     "StreamResult",
+    "live_socket",
     "message_input",
+    "next_notice",
     "override_agent",
     "parse_sse",
     "response_body",
