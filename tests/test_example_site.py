@@ -28,6 +28,7 @@ from tests.support.example_site import (
     REPO,
     SCRUBBED,
     ExampleSite,
+    Server,
     example_database,
     site_environment,
 )
@@ -587,3 +588,41 @@ def test_page_in_a_browser(uvicorn_server, browser):
     assert LABEL in result["streamed"]
     # The CDN is unreachable here: the page must say so instead of staying blank.
     assert result["noteShown"] or result["widgetDefined"]
+
+
+# -- the live socket under real servers ----------------------------------------------------------
+
+
+def socket_closed_with(server: Server, token: str, frames: list[str]) -> int:
+    """Authenticate a ``chatkit/ws`` socket with ``token``, send ``frames``, and return the
+    code the server closed it with."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = server.base_url.replace("http://", "ws://") + "/chatkit/ws"
+    with connect(url, origin=server.base_url, max_size=None, open_timeout=20) as socket:
+        socket.send(json.dumps({"type": "auth", "token": token}))
+        assert json.loads(socket.recv(timeout=10)) == {"type": "ready"}
+        try:
+            for frame in frames:
+                socket.send(frame)
+            while True:
+                socket.recv(timeout=10)
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "the server dropped the socket without a close frame"
+            return closed.rcvd.code
+    raise AssertionError("unreachable")
+
+
+def test_an_oversized_socket_frame_closes_cleanly(server, token):
+    # daphne (autobahn) refuses close codes outside 1000 and 3000-4999: 1009 became a server
+    # error (1011) with a traceback in the log.
+    code = socket_closed_with(server, token, [json.dumps({"type": "ping", "pad": "x" * 70_000})])
+    assert code == 4413
+    assert "Traceback" not in server.log()
+
+
+def test_a_flood_of_socket_frames_closes_cleanly(server, token):
+    code = socket_closed_with(server, token, [json.dumps({"type": "ping"})] * 60)
+    assert code == 4429
+    assert "Traceback" not in server.log()

@@ -210,7 +210,7 @@ async def test_a_flood_of_frames_closes_the_socket(alice):
     await ready(socket)
     for _ in range(50):
         await socket.send_json_to({"type": "stop", "thread_id": "thr_nothing"})
-    assert await closed_with(socket) == 1008
+    assert await closed_with(socket) == 4429
 
 
 async def test_an_oversized_frame_closes_the_socket(alice):
@@ -218,7 +218,7 @@ async def test_an_oversized_frame_closes_the_socket(alice):
     socket = await connect(cookie=cookie)
     await ready(socket)
     await socket.send_json_to({"type": "ping", "padding": "x" * 5000})
-    assert await closed_with(socket) == 1009
+    assert await closed_with(socket) == 4413
 
 
 # -- notices -------------------------------------------------------------------------------------

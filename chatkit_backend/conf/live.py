@@ -22,7 +22,7 @@ LIVE_SETTINGS: dict[str, Setting] = {
     "LIVE_AUTH_TIMEOUT": Setting(
         10, seconds, "Use a number of seconds such as 10.", 183, coerce=float
     ),
-    # Largest frame a client may send on the socket, in bytes; a larger one closes it (1009).
+    # Largest frame a client may send on the socket, in bytes; a larger one closes it (4413).
     "LIVE_MAX_FRAME_BYTES": Setting(
         4096, integer(64), "Use a whole number of bytes such as 4096.", 184
     ),

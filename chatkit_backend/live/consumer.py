@@ -14,8 +14,10 @@ Protocol (JSON text frames):
   ``{"type": "stop", "thread_id": "..."}`` stops a run of the owner's that outlives its
   client (``ON_DISCONNECT = "finish"``: the page's stop button); other frames are ignored;
 - close codes: 4401 (no valid credentials within ``LIVE_AUTH_TIMEOUT``, a bad token, or the
-  token expired), 4403 (an origin that may not use the site), 1009 (a frame larger than
-  ``LIVE_MAX_FRAME_BYTES``), 1008 (a flood: more than 20 frames at once, or 5 a second).
+  token expired), 4403 (an origin that may not use the site), 4413 (a frame larger than
+  ``LIVE_MAX_FRAME_BYTES``), 4429 (a flood: more than 20 frames at once, or 5 a second).
+  All in the application range, like HTTP's 401/403/413/429: daphne refuses to send a
+  protocol code such as 1008 or 1009 from an application (it closes with 1011 instead).
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ from .groups import owner_group, thread_group, turn_group
 
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
-TOO_BIG = 1009
-FLOODED = 1008  # policy violation: more frames than any page sends
+TOO_BIG = 4413
+FLOODED = 4429  # more frames than any page sends
 FRAME_BURST = 20
 FRAMES_PER_SECOND = 5.0
 
