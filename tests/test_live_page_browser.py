@@ -226,6 +226,8 @@ def test_the_operator_page_follows_the_conversation_live(page, chromium, server)
     staff = chromium.new_context()
     try:
         admin = staff.new_page()
+        errors: list[str] = []
+        admin.on("pageerror", lambda error: errors.append(str(error)))
         admin.goto(f"{server.base_url}/admin/login/?next=/admin/")
         admin.fill("#id_username", "olga")
         admin.fill("#id_password", PASSWORD)
@@ -247,6 +249,16 @@ def test_the_operator_page_follows_the_conversation_live(page, chromium, server)
         admin.click("button[value=reply]")
         expect(admin.locator(".chatkit-transcript")).to_contain_text("Operator (olga)")
         wait_for(page, "window.fetchUpdatesCalls > 0")
+
+        # A change while the operator drafts a reply: a note, not a reload that loses the draft.
+        admin.fill("#operator-reply", "A draft")
+        page.evaluate(
+            SEND,
+            ["threads.add_user_message", {"thread_id": thread_id, "input": message("Hello?")}],
+        )
+        expect(admin.locator("#operator-live")).to_be_visible()
+        expect(admin.locator("#operator-reply")).to_have_value("A draft")
+        assert errors == []  # one live script, run once its elements exist
     finally:
         staff.close()
 
