@@ -14,12 +14,11 @@ the thread's admin page) with the transcript, a reply box and a pause switch.
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from chatkit.types import AssistantMessageContent, AssistantMessageItem
+from chatkit.types import AssistantMessageItem
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -32,11 +31,10 @@ from django.utils.translation import gettext as _
 
 from .. import models
 from ..conf import conf
-from ..ids import generate_id
 from ..live.credentials import OPERATOR_PERMISSION
 from ..live.progress import PAUSED_KEY
 from ..store import DjangoStore
-from ..threads import append_item, owner_context
+from ..threads import append_assistant_message, owner_context
 from .transcript import OPERATOR_KEY
 
 PERMISSION = OPERATOR_PERMISSION
@@ -48,13 +46,7 @@ def operator_name(user: Any) -> str:
 
 async def reply(thread_id: str, text: str, operator: str) -> AssistantMessageItem:
     """Store ``text`` as an assistant message from the person ``operator`` (and notify)."""
-    item = AssistantMessageItem(
-        id=generate_id("message"),
-        thread_id=thread_id,
-        created_at=datetime.now(),
-        content=[AssistantMessageContent(text=text)],
-    )
-    await append_item(thread_id, item)
+    item = await append_assistant_message(thread_id, text)
 
     def mark() -> None:
         row = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id)
