@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.example_site import ExampleSite, Server, example_database, site_environment
+from tests.support.example_site import ExampleSite, Server, site_with_users
 from tests.support.fake_provider import FakeProvider
 from tests.support.live_site import Listener, ws_url
 from tests.support.turn_streams import (
@@ -29,14 +29,14 @@ from tests.test_multiprocess_turns import query
 
 REDIS = ("127.0.0.1", 6379)
 PASSWORD = "correct-horse-battery"
-USERS = f"""
+# olga is staff and may answer as a person.
+OPERATOR = """
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
-User = get_user_model()
-User.objects.create_user("alice", password={PASSWORD!r})
-User.objects.create_user("bob", password={PASSWORD!r})
-olga = User.objects.create_user("olga", password={PASSWORD!r}, is_staff=True)
+olga = get_user_model().objects.get(username="olga")
+olga.is_staff = True
+olga.save()
 olga.user_permissions.add(*Permission.objects.filter(codename__in=["reply_thread", "view_thread"]))
 """
 
@@ -61,25 +61,19 @@ def provider() -> Iterator[FakeProvider]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, provider: FakeProvider) -> Iterator[ExampleSite]:
-    tmp_dir = tmp_path_factory.mktemp("live-multiprocess")
-    with example_database(tmp_dir) as database_url:
-        env = site_environment(
-            database_url,
-            DJANGO_SETTINGS_MODULE="tests.live_multiprocess_settings",
-            REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
-            TEST_CHANNELS_PREFIX=f"chatkit-test-{secrets.token_hex(4)}",
-            LLM_PROVIDER="openai_compatible",
-            LLM_BASE_URL=provider.base_url,
-            LLM_MODEL="slow-model",
-        )
-        site = ExampleSite(env, tmp_dir)
-        site.database_url = database_url  # type: ignore[attr-defined]
-        try:
-            site.manage("migrate", "--noinput", "-v", "0")
-            site.manage("shell", "-c", USERS)
-            yield site
-        finally:
-            site.stop()
+    with site_with_users(
+        tmp_path_factory.mktemp("live-multiprocess"),
+        ("alice", "bob", "olga"),
+        PASSWORD,
+        DJANGO_SETTINGS_MODULE="tests.live_multiprocess_settings",
+        REDIS_URL=f"redis://{REDIS[0]}:{REDIS[1]}/0",
+        TEST_CHANNELS_PREFIX=f"chatkit-test-{secrets.token_hex(4)}",
+        LLM_PROVIDER="openai_compatible",
+        LLM_BASE_URL=provider.base_url,
+        LLM_MODEL="slow-model",
+    ) as site:
+        site.manage("shell", "-c", OPERATOR)
+        yield site
 
 
 @pytest.fixture(scope="module")

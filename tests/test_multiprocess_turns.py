@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from chatkit_backend.testing import message_input
-from tests.support.example_site import ExampleSite, Server, example_database, site_environment
+from tests.support.example_site import ExampleSite, Server, site_with_users
 from tests.support.fake_provider import FakeProvider
 from tests.support.turn_streams import SLOW_ANSWER, after_deltas, create_params, stream_turn
 
@@ -36,29 +36,16 @@ def provider() -> Iterator[FakeProvider]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, provider: FakeProvider) -> Iterator[ExampleSite]:
-    tmp_dir = tmp_path_factory.mktemp("multiprocess")
-    with example_database(tmp_dir) as database_url:
-        env = site_environment(
-            database_url,
-            DJANGO_SETTINGS_MODULE="tests.multiprocess_settings",
-            LLM_PROVIDER="openai_compatible",
-            LLM_BASE_URL=provider.base_url,
-            LLM_MODEL="slow-model",
-        )
-        site = ExampleSite(env, tmp_dir)
-        site.database_url = database_url  # type: ignore[attr-defined]
-        try:
-            site.manage("migrate", "--noinput", "-v", "0")
-            site.manage(
-                "shell",
-                "-c",
-                "from django.contrib.auth import get_user_model\n"
-                f"for name in {USERS!r}:\n"
-                f"    get_user_model().objects.create_user(name, password={PASSWORD!r})",
-            )
-            yield site
-        finally:
-            site.stop()
+    with site_with_users(
+        tmp_path_factory.mktemp("multiprocess"),
+        USERS,
+        PASSWORD,
+        DJANGO_SETTINGS_MODULE="tests.multiprocess_settings",
+        LLM_PROVIDER="openai_compatible",
+        LLM_BASE_URL=provider.base_url,
+        LLM_MODEL="slow-model",
+    ) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.example_site import (
-    PYTHON,
-    ExampleSite,
-    Server,
-    example_database,
-    site_environment,
-)
+from tests.support.example_site import PYTHON, ExampleSite, Server, site_with_users
 from tests.support.fake_provider import FakeProvider
 from tests.support.turn_streams import (
     DISCONNECT,
@@ -46,28 +40,16 @@ def provider() -> Iterator[FakeProvider]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, provider: FakeProvider) -> Iterator[ExampleSite]:
-    tmp_dir = tmp_path_factory.mktemp("shutdown")
-    with example_database(tmp_dir) as database_url:
-        env = site_environment(
-            database_url,
-            DJANGO_SETTINGS_MODULE="tests.live_settings",
-            LLM_PROVIDER="openai_compatible",
-            LLM_BASE_URL=provider.base_url,
-            LLM_MODEL="slow-model",
-        )
-        site = ExampleSite(env, tmp_dir)
-        site.database_url = database_url  # type: ignore[attr-defined]
-        try:
-            site.manage("migrate", "--noinput", "-v", "0")
-            site.manage(
-                "shell",
-                "-c",
-                "from django.contrib.auth import get_user_model\n"
-                f"get_user_model().objects.create_user('alice', password={PASSWORD!r})",
-            )
-            yield site
-        finally:
-            site.stop()
+    with site_with_users(
+        tmp_path_factory.mktemp("shutdown"),
+        ("alice",),
+        PASSWORD,
+        DJANGO_SETTINGS_MODULE="tests.live_settings",
+        LLM_PROVIDER="openai_compatible",
+        LLM_BASE_URL=provider.base_url,
+        LLM_MODEL="slow-model",
+    ) as site:
+        yield site
 
 
 def worker(site: ExampleSite, name: str, grace: float) -> Server:

@@ -186,3 +186,27 @@ class ExampleSite:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+
+
+@contextlib.contextmanager
+def site_with_users(
+    tmp_dir: Path, users: tuple[str, ...], password: str, **environment: str
+) -> Iterator[ExampleSite]:
+    """The example site on a database of its own, migrated, with ``users`` (all with
+    ``password``); ``environment`` adds to :func:`site_environment`'s. Its servers stop on
+    the way out. ``site.database_url`` names the database."""
+    with example_database(tmp_dir) as database_url:
+        site = ExampleSite(site_environment(database_url, **environment), tmp_dir)
+        site.database_url = database_url  # type: ignore[attr-defined]
+        try:
+            site.manage("migrate", "--noinput", "-v", "0")
+            site.manage(
+                "shell",
+                "-c",
+                "from django.contrib.auth import get_user_model\n"
+                f"for name in {users!r}:\n"
+                f"    get_user_model().objects.create_user(name, password={password!r})",
+            )
+            yield site
+        finally:
+            site.stop()
