@@ -1,6 +1,6 @@
 """The Django admin for ChatKit: threads (:mod:`.threads`: list, transcript, actions), items,
 attachments, usage, and the protocol console's Playground
-(:mod:`chatkit_backend.console.admin`)."""
+(:mod:`.playground`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .. import models
-from ..console.admin import PlaygroundAdmin
 from .dashboard import UsageDashboardAdmin
 from .feedback import FeedbackAdmin
 from .filters import ItemTypeFilter, ModelFilter, ProviderFilter
+from .playground import PlaygroundAdmin
 from .threads import ThreadAdmin
 
 
@@ -72,7 +72,7 @@ class DailyUsageAdmin(ReadOnlyAdmin):
     date_hierarchy = "day"
 
 
-# The protocol console, for staff with chatkit_backend.use_playground (see console/admin.py).
+# The protocol console, for staff with chatkit_backend.use_playground (see admin/playground.py).
 admin.site.register(models.Playground, PlaygroundAdmin)
 # Feedback review and the usage dashboard: read-only pages on proxies (feedback.py, dashboard.py).
 admin.site.register(models.RatedItem, FeedbackAdmin)

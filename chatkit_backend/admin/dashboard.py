@@ -12,19 +12,16 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import models
 from ..conf import conf
 from .charts import Series, horizontal_bars, stacked_bars
+from .entries import PageEntry
 
 VIEW_PERMISSION = "chatkit_backend.view_turnusage"
 PERIODS = (7, 30, 90)
@@ -108,41 +105,20 @@ def budget_today() -> dict[str, Any]:
     return {"budget": budget, "day": today, "over": over, "chart": chart, **summary}
 
 
-class UsageDashboardAdmin(admin.ModelAdmin):
+class UsageDashboardAdmin(PageEntry):
     """Staff with ``view_turnusage`` (and superusers) see the dashboard."""
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(VIEW_PERMISSION)
+    permission = VIEW_PERMISSION
+    template = "chatkit_backend/admin/dashboard.html"
+    title = _("Usage dashboard")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_urls(self) -> list[URLPattern]:
-        info = self.opts.app_label, self.opts.model_name
-        view = self.admin_site.admin_view(self.changelist_view)
-        return [path("", view, name="{}_{}_changelist".format(*info))]
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> TemplateResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+    def page_context(self, request: HttpRequest) -> dict[str, Any]:
         days = period_days(request)
         today = timezone.localdate()
         start = today - timedelta(days=days - 1)
         dates = [start + timedelta(days=n) for n in range(days)]
         turns, tokens = daily_by_model(start, dates)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Usage dashboard"),
-            "subtitle": None,
+        return {
             "days": days,
             "periods": PERIODS,
             "tokens_chart": stacked_bars(_("Tokens per day by model"), "tokens", dates, tokens),
@@ -153,7 +129,4 @@ class UsageDashboardAdmin(admin.ModelAdmin):
                 top_users(start),
             ),
             "budget": budget_today(),
-            **(extra_context or {}),
         }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "chatkit_backend/admin/dashboard.html", context)

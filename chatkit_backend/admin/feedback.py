@@ -19,12 +19,14 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from .. import models
+from .entries import RestrictedEntry
 
 VIEW_PERMISSION = "chatkit_backend.view_threaditem"
 STYLES = {"positive": "color:#060", "negative": "color:#a00;font-weight:bold"}
 
 
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(RestrictedEntry):
+    permission = VIEW_PERMISSION
     list_display = ("rating", "question", "answer", "thread_link", "owner", "feedback_at")
     list_display_links = None
     list_filter = ("feedback", ("feedback_at", admin.DateFieldListFilter))
@@ -34,18 +36,6 @@ class FeedbackAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     actions = None
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(VIEW_PERMISSION)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         before = models.ThreadItem.objects.filter(

@@ -6,7 +6,7 @@ tag) and one static script (``chatkit_backend/console.js``, vanilla JS, no build
 token, exactly like the widget's ``fetch``. Nothing in the request path knows the console:
 it gets the same authentication, throttles, budgets and ownership rules as the widget.
 
-It appears in two places: the admin's Playground (:mod:`chatkit_backend.console.admin`, for
+It appears in two places: the admin's Playground (:mod:`chatkit_backend.admin.playground`, for
 staff holding :data:`PERMISSION`), and any page that includes the tag, such as the example
 site's fallback when ``chatkit.js`` cannot load from OpenAI's CDN.
 """
