@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from chatkit_backend.testing import ChatKitClient
@@ -63,18 +62,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def api_as(server: Server, username: str) -> ChatKitClient:
-    token = httpx.post(
-        f"{server.base_url}/api/token/",
-        json={"username": username, "password": PASSWORD},
-        timeout=20,
-    ).json()["access"]
-    http = httpx.Client(
-        base_url=server.base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-        trust_env=False,
-    )
-    return ChatKitClient(http)
+    return ChatKitClient(server.bearer_client(username, PASSWORD))
 
 
 def seed(server: Server) -> None:

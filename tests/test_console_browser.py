@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from chatkit.types import AssistantMessageItem, UserMessageItem
 
@@ -99,18 +98,7 @@ def offline_server(
 
 def api_as(server: Server, username: str) -> ChatKitClient:
     """A protocol client for ``username`` with a JWT from the site's own ``api/token/``."""
-    token = httpx.post(
-        f"{server.base_url}/api/token/",
-        json={"username": username, "password": PASSWORD},
-        timeout=20,
-    ).json()["access"]
-    http = httpx.Client(
-        base_url=server.base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=20,
-        trust_env=False,
-    )
-    return ChatKitClient(http)
+    return ChatKitClient(server.bearer_client(username, PASSWORD))
 
 
 # -- the page -------------------------------------------------------------------------------

@@ -82,22 +82,11 @@ def workers(site: ExampleSite) -> tuple[Server, Server]:
 
 
 def token(server: Server, username: str) -> str:
-    response = httpx.post(
-        f"{server.base_url}/api/token/",
-        json={"username": username, "password": PASSWORD},
-        timeout=20,
-        trust_env=False,
-    )
-    return response.json()["access"]
+    return server.token(username, PASSWORD)
 
 
 def api(server: Server, username: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.base_url,
-        headers={"Authorization": f"Bearer {token(server, username)}"},
-        timeout=30,
-        trust_env=False,
-    )
+    return server.bearer_client(username, PASSWORD)
 
 
 def admin_session(server: Server, username: str) -> httpx.Client:

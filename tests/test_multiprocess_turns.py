@@ -54,14 +54,7 @@ def workers(site: ExampleSite) -> tuple[Server, Server]:
 
 
 def client(server: Server, username: str) -> httpx.Client:
-    token = httpx.post(
-        f"{server.base_url}/api/token/",
-        json={"username": username, "password": PASSWORD},
-        timeout=20,
-    ).json()["access"]
-    return httpx.Client(
-        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    return server.bearer_client(username, PASSWORD)
 
 
 def query(site: ExampleSite, sql: str, *params: Any) -> list[tuple]:

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,6 +109,26 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def token(self, username: str, password: str) -> str:
+        """An access JWT for ``username``, from the site's own ``api/token/``."""
+        response = httpx.post(
+            f"{self.base_url}/api/token/",
+            json={"username": username, "password": password},
+            timeout=20,
+            trust_env=False,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access"]
+
+    def bearer_client(self, username: str, password: str) -> httpx.Client:
+        """An HTTP client of the site that authenticates as ``username`` with a JWT."""
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.token(username, password)}"},
+            timeout=30,
+            trust_env=False,
+        )
 
     def wait_until_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
