@@ -62,6 +62,17 @@ def text_of(item: AssistantMessageItem) -> str:
     return "".join(part.text for part in item.content)
 
 
+def cancel_note(thread_id: str, timeout: float, message: str) -> models.ThreadItem:
+    """The SDK's cancellation note in ``thread_id``, once a cut-off run has stored it."""
+    return wait_until(
+        lambda: models.ThreadItem.objects.filter(
+            thread_id=thread_id, type="sdk_hidden_context"
+        ).first(),
+        timeout=timeout,
+        message=message,
+    )
+
+
 def test_the_answer_is_finished_and_stored_after_a_disconnect(
     live_site, slow_provider, alice, settings
 ):
@@ -115,13 +126,7 @@ def test_a_detached_run_is_cut_off_after_max_detached_seconds(
 ):
     finish(settings, MAX_DETACHED_SECONDS=0.6)
     thread_id = start_and_leave(live_site, alice)
-    note = wait_until(
-        lambda: models.ThreadItem.objects.filter(
-            thread_id=thread_id, type="sdk_hidden_context"
-        ).first(),
-        timeout=10,
-        message="the run was not cut off",
-    )
+    note = cancel_note(thread_id, timeout=10, message="the run was not cut off")
     assert note.data["content"] == CANCEL_NOTE
     [answer] = answers(live_site, alice, thread_id)
     assert text_of(answer) and text_of(answer) != SLOW_ANSWER
@@ -130,13 +135,7 @@ def test_a_detached_run_is_cut_off_after_max_detached_seconds(
 
 def test_cancel_stops_the_run_as_before(live_site, slow_provider, alice):
     thread_id = start_and_leave(live_site, alice)
-    wait_until(
-        lambda: models.ThreadItem.objects.filter(
-            thread_id=thread_id, type="sdk_hidden_context"
-        ).exists(),
-        timeout=10,
-        message="no cancel note",
-    )
+    cancel_note(thread_id, timeout=10, message="no cancel note")
     [answer] = answers(live_site, alice, thread_id)
     assert text_of(answer) != SLOW_ANSWER
 
@@ -158,13 +157,7 @@ def test_a_stop_sent_over_the_socket_stops_a_detached_run(
         ).exists()  # someone else's stop is ignored
 
         owner.socket.send(json.dumps({"type": "stop", "thread_id": thread_id}))
-        note = wait_until(
-            lambda: models.ThreadItem.objects.filter(
-                thread_id=thread_id, type="sdk_hidden_context"
-            ).first(),
-            timeout=5,
-            message="the stop was not heard",
-        )
+        note = cancel_note(thread_id, timeout=5, message="the stop was not heard")
         assert note.data["content"] == CANCEL_NOTE
         [answer] = answers(live_site, alice, thread_id)
         assert text_of(answer) != SLOW_ANSWER
