@@ -8,7 +8,6 @@ content), 404/400/409 (what the request names), then 200.
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import ChatKitReq, is_streaming_req
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from .auth import AuthenticationError, authenticate
 from .conf import conf
+from .connections import database_hop
 from .context import RequestContext
 from .exceptions import RequestError, TurnRefused
 from .intake.http import (
@@ -98,7 +98,7 @@ async def chatkit_api(request: HttpRequest) -> HttpResponseBase:
         return refused
     server = get_server()
     try:
-        context, parsed, wait = await sync_to_async(_receive)(request, server)
+        context, parsed, wait = await database_hop(_receive)(request, server)
     except AuthenticationError as error:
         return credentials_refused(error)
     if wait is not None:

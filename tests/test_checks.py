@@ -105,6 +105,7 @@ BAD_VALUES = [
     ("DOMAIN_KEY", 42, "must be a string"),
     ("TURN_TOKEN_RESERVATION", -1, "at least 0"),
     ("TURN_LEASE_SECONDS", 0, "more than 0"),
+    ("DATABASE_THREADS", -1, "at least 0"),
     ("TITLE_AGENT", "chatkit_backend.access.AccessPolicy", "neither an agents.Agent nor"),
     ("TITLE_AGENT", "nowhere.title_agent", "cannot be imported"),
     ("TITLE_MODEL", 4, "must be a string"),

@@ -82,3 +82,42 @@ def test_the_other_reads(live_asgi, chatkit_user, model, monkeypatch):
         assert api.get_thread(thread_id).id == thread_id
         assert [thread.id for thread in api.list_threads().data] == [thread_id]
     assert sum(hops.values()) <= 2 * JSON_OP_HOPS, hops
+
+
+def test_turns_start_no_thread_and_keep_their_sqlite_connections(
+    live_asgi, chatkit_user, model, monkeypatch
+):
+    """The store's hops run on its pool: after the first turn, later turns start no thread
+    (Django would start one per request), and on SQLite open no connection (the pool's
+    threads keep theirs); on PostgreSQL each hop hands its connection back."""
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    api = live_asgi.chatkit(chatkit_user)
+    model.enqueue([assistant_message("first")])
+    thread_id = api.create_thread("start").thread_id
+    started: list[str] = []
+    opened: list[str] = []
+    original_start = threading.Thread.start
+
+    def counting_start(self):
+        started.append(self.name)
+        return original_start(self)
+
+    def count_connection(sender, connection, **kwargs):
+        opened.append(threading.current_thread().name)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    connection_created.connect(count_connection)
+    try:
+        for text in ("two", "three", "four"):
+            model.enqueue([assistant_message(text)])
+            assert api.send(thread_id, text).assistant_text == text
+    finally:
+        connection_created.disconnect(count_connection)
+    assert started == []
+    if connection.vendor == "sqlite":
+        assert opened == []
+    else:  # three hops a turn, each borrowing a connection and handing it back
+        assert len(opened) == 3 * TURN_HOPS
+        assert all(name.startswith("chatkit-db") for name in opened), opened

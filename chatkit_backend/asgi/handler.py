@@ -5,14 +5,14 @@ What it does differently from ``django.core.asgi.get_asgi_application()``:
 - the middleware chain is :func:`~chatkit_backend.asgi.chain.lean_factories`: the site's
   security middleware, run on the event loop (no thread hop per middleware);
 - ``request_started`` is not sent (it costs a hop for its synchronous receivers). Django's own
-  receivers of it reset the query log and close stale database connections, which a request
-  has none of here: each request's synchronous work runs on a worker thread of its own
-  (``ThreadSensitiveContext``), whose connection and query log start with its first query;
+  receivers of it reset the query log and close stale database connections: the store's
+  work runs on its own pool of threads (:mod:`chatkit_backend.connections`), which checks
+  its connections at the end of every hop, and anything else on the request's own worker
+  thread (``ThreadSensitiveContext``), whose connection starts with its first query;
 - ``response.close()`` (which sends ``request_finished``, whose receiver closes the request's
-  database connection) runs on the request's worker thread, as Django runs it, unless the
-  request's last database work handed the connection back already (a turn's last hop does):
-  then it runs on the event loop, and ``request_finished`` receivers must not touch the
-  database there.
+  database connection) runs on the request's worker thread, as Django runs it, if a
+  connection was opened there; otherwise (a turn, a read of the store) it runs on the event
+  loop, and ``request_finished`` receivers must not touch the database there.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from .chain import lean_factories
 
 async def close_response(response: HttpResponseBase) -> None:
     """``response.close()``, which sends ``request_finished``: Django's receiver of it closes
-    the request's database connection, so it runs on that connection's thread (a hop) unless
-    the request's last database work handed the connection back already."""
+    the request's database connection, so it runs on that connection's thread (a hop) if
+    one was opened on the request's own thread and is still open."""
     if connections_released():
         response.close()
     else:

@@ -102,6 +102,11 @@ SETTINGS: dict[str, Setting] = {
     "TURN_LEASE_SECONDS": Setting(
         30, seconds, "Use a number of seconds such as 30.", 144, coerce=float
     ),
+    # Threads the store's database work runs on (``chatkit_backend.connections``), shared by
+    # every request of the process. Each holds at most one connection per database at a time.
+    "DATABASE_THREADS": Setting(
+        16, integer(0), "Use a whole number such as 16 (0: on each request's own thread).", 145
+    ),
     # How many reverse proxies in front of the site append the address they saw to
     # X-Forwarded-For. 0: the client address is the connection's (REMOTE_ADDR), and the
     # header, which anyone can send, is ignored. Anonymous visitors' limits count per address.

@@ -32,7 +32,6 @@ from chatkit.types import (
 )
 
 from ..conf import conf
-from ..connections import release_connections
 from ..context import RequestContext
 from ..exceptions import RequestError
 
@@ -65,7 +64,7 @@ def start_turn(store: DjangoStore, request: Any, context: RequestContext) -> Non
 
 def read_ahead(store: DjangoStore, request: Any, context: RequestContext) -> None:
     """Read what a JSON op that only reads will ask the store for (synchronously, in the
-    request's first hop), then hand the connection back: ``items.list``,
+    request's first hop, which then hands the connection back): ``items.list``,
     ``threads.get_by_id`` and ``threads.list`` then cost one hop. Raises ``NotFoundError`` as
     ``check_ids`` would."""
     match request:
@@ -84,7 +83,6 @@ def read_ahead(store: DjangoStore, request: Any, context: RequestContext) -> Non
             )
         case _:
             return
-    release_connections()
 
 
 async def check_ids(store: DjangoStore, request: Any, context: RequestContext) -> None:

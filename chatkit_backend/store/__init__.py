@@ -1,6 +1,6 @@
 """``DjangoStore``: the ChatKit ``Store`` on the Django ORM, scoped by the access policy.
 
-Each method runs one short synchronous function through ``sync_to_async``: one thread hop per
+Each method runs one short synchronous function through ``database_hop``: one thread hop per
 call, a bounded number of queries whatever the thread's length, and real transactions where a
 call writes more than one row (the async ORM has none). A turn holds its writes (``pending``)
 and reads what it already read (``memo``), so it makes three hops in all.

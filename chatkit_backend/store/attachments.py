@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
 from chatkit.types import Attachment
 from django.db import IntegrityError, transaction
@@ -13,6 +12,7 @@ from django.db.models import QuerySet
 
 from .. import models
 from ..attachments import ATTACHMENT_ADAPTER, finish_presigned_upload, refresh_preview
+from ..connections import database_hop
 from ..context import RequestContext
 from .base import ScopedStore
 
@@ -26,7 +26,7 @@ class AttachmentsMixin(ScopedStore):
         return self.policy().attachments(context, write=write)
 
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        await sync_to_async(self.save_attachment_record)(attachment, context)
+        await database_hop(self.save_attachment_record)(attachment, context)
 
     def save_attachment_record(
         self, attachment: Attachment, context: RequestContext, **file_fields: Any
@@ -61,7 +61,7 @@ class AttachmentsMixin(ScopedStore):
                     raise NotFoundError(f"Attachment {attachment.id} not found") from None
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
-        return await sync_to_async(self._load_attachment)(attachment_id, context)
+        return await database_hop(self._load_attachment)(attachment_id, context)
 
     async def load_attachment_to_change(
         self, attachment_id: str, context: RequestContext
@@ -70,7 +70,7 @@ class AttachmentsMixin(ScopedStore):
 
         Raises ``NotFoundError`` unless the access policy lets ``context`` write it.
         """
-        return await sync_to_async(self._load_attachment)(attachment_id, context, write=True)
+        return await database_hop(self._load_attachment)(attachment_id, context, write=True)
 
     def _load_attachment(
         self, attachment_id: str, context: RequestContext, *, write: bool = False
@@ -86,7 +86,7 @@ class AttachmentsMixin(ScopedStore):
         return ATTACHMENT_ADAPTER.validate_python(refresh_preview(data, context))
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        await sync_to_async(self._delete_attachment)(attachment_id, context)
+        await database_hop(self._delete_attachment)(attachment_id, context)
 
     def _delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         with transaction.atomic():
@@ -117,4 +117,4 @@ class AttachmentsMixin(ScopedStore):
             }
             return usable
 
-        return await sync_to_async(query)()
+        return await database_hop(query)()

@@ -5,27 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
 from chatkit.types import Page, ThreadItem
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import models
-from ..connections import release_connections
+from ..connections import database_hop
 from ..context import RequestContext
 from ..timestamps import aware
 from .base import ScopedStore
 from .counters import refresh_counters, search_text
 from .memo import memo_of
 from .rows import Order, announce, item_from, keyset, page_of
-
-
-def _release_idle_connections() -> None:
-    for connection in connections.all(initialized_only=True):
-        # Never inside a transaction: closing would doom it (a test's, or the caller's).
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
 
 
 def _in_turn(thread_id: str, context: RequestContext) -> bool:
@@ -50,7 +42,7 @@ class ItemsMixin(ScopedStore):
             page = memo.newest_page(thread_id, limit, context)
             if page is not None:
                 return page  # no thread hop for what this request already loaded
-        return await sync_to_async(self._load_thread_items)(thread_id, after, limit, order, context)
+        return await database_hop(self._load_thread_items)(thread_id, after, limit, order, context)
 
     async def load_history(
         self, thread_id: str, limit: int, context: RequestContext
@@ -65,13 +57,8 @@ class ItemsMixin(ScopedStore):
         if page is not None:
             return page
 
-        def load_and_release() -> Page[ThreadItem]:
-            try:
-                return self._load_thread_items(thread_id, None, limit, "desc", context)
-            finally:
-                _release_idle_connections()
-
-        return await sync_to_async(load_and_release)()
+        # The hop hands the connection back (``database_hop``).
+        return await database_hop(self._load_thread_items)(thread_id, None, limit, "desc", context)
 
     def read_page(
         self, thread_id: str, after: str | None, limit: int, order: Order, context: RequestContext
@@ -124,11 +111,11 @@ class ItemsMixin(ScopedStore):
         # An upsert: stream_agent_response re-emits an open workflow item on the next turn.
         # While the agent answers, held for the turn's last hop (``PendingMixin``).
         if not self.hold_item(thread_id, item, context):
-            await sync_to_async(self._upsert_item)(thread_id, item, context)
+            await database_hop(self._upsert_item)(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         if not self.hold_item(thread_id, item, context):
-            await sync_to_async(self._upsert_item)(thread_id, item, context)
+            await database_hop(self._upsert_item)(thread_id, item, context)
 
     async def save_progress(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -136,13 +123,12 @@ class ItemsMixin(ScopedStore):
         """Store a growing answer now, even while the turn holds its writes for its last hop:
         a reload (or another tab) shows it, and the turn's write of the finished item, under
         the same id, replaces it. For runs that may outlive their client (``live.progress``)."""
-        await sync_to_async(self._upsert_item)(thread_id, item, context)
+        await database_hop(self._upsert_item)(thread_id, item, context)
 
     def _upsert_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        # In a turn, this is the user's message: the hop then hands a database server's
+        # connection back while the model talks (``database_hop``).
         self._upsert_items(thread_id, [(item, item.model_dump(mode="json"))], context)
-        if context.turn is not None:
-            # The user's message: on PostgreSQL, the connection goes back while the model talks.
-            release_connections(postgresql_only=True)
 
     def _upsert_items(
         self,
@@ -194,7 +180,7 @@ class ItemsMixin(ScopedStore):
         announce(thread_id, context, "item")
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
-        return await sync_to_async(self._load_item)(thread_id, item_id, context)
+        return await database_hop(self._load_item)(thread_id, item_id, context)
 
     def _load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         data = (
@@ -210,7 +196,7 @@ class ItemsMixin(ScopedStore):
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        await sync_to_async(self._delete_thread_item)(thread_id, item_id, context)
+        await database_hop(self._delete_thread_item)(thread_id, item_id, context)
 
     def _delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         self.write_new_thread(context)
@@ -228,7 +214,7 @@ class ItemsMixin(ScopedStore):
         self, thread_id: str, item_ids: Iterable[str], kind: str, context: RequestContext
     ) -> None:
         """Record feedback on items of the caller's thread; any unknown id changes nothing."""
-        await sync_to_async(self._set_feedback)(thread_id, set(item_ids), kind, context)
+        await database_hop(self._set_feedback)(thread_id, set(item_ids), kind, context)
 
     def _set_feedback(
         self, thread_id: str, item_ids: set[str], kind: str, context: RequestContext

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
 from chatkit.types import Page, ThreadMetadata
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import models
+from ..connections import database_hop
 from ..context import RequestContext
 from ..timestamps import aware
 from ..turns import Turn, lease_end
@@ -33,7 +33,7 @@ class ThreadsMixin(ScopedStore):
         known = memo_of(context).threads.get(thread_id)
         if known is not None:
             return known  # no thread hop for what this request already loaded
-        return await sync_to_async(self._load_thread)(thread_id, context)
+        return await database_hop(self._load_thread)(thread_id, context)
 
     async def load_thread_to_change(
         self, thread_id: str, context: RequestContext
@@ -48,7 +48,7 @@ class ThreadsMixin(ScopedStore):
         known = memo.threads.get(thread_id)
         if known is not None and thread_id in memo.writable:
             return known  # claimed by this request's turn: writable, and no hop to ask
-        return await sync_to_async(self._load_thread)(thread_id, context, write=True)
+        return await database_hop(self._load_thread)(thread_id, context, write=True)
 
     def read_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """``load_thread``, synchronously (for a hop that does more): the request's later
@@ -79,7 +79,7 @@ class ThreadsMixin(ScopedStore):
         turn's automatic title).
         """
         if not self.hold_thread(thread, context):  # held for a later hop of the turn
-            await sync_to_async(self._save_thread)(thread, context)
+            await database_hop(self._save_thread)(thread, context)
 
     def _save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         self.write_new_thread(context)
@@ -176,7 +176,7 @@ class ThreadsMixin(ScopedStore):
         read_ahead = memo_of(context).thread_pages.pop((limit, after, order), None)
         if read_ahead is not None:
             return read_ahead  # read in the request's first hop (``read_threads``)
-        return await sync_to_async(self._load_threads)(limit, after, order, context)
+        return await database_hop(self._load_threads)(limit, after, order, context)
 
     def read_threads(
         self, limit: int, after: str | None, order: Order, context: RequestContext
@@ -200,7 +200,7 @@ class ThreadsMixin(ScopedStore):
         return Page(data=[to_metadata(row) for row in rows], has_more=has_more, after=next_after)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        await sync_to_async(self._delete_thread)(thread_id, context)
+        await database_hop(self._delete_thread)(thread_id, context)
 
     def _delete_thread(self, thread_id: str, context: RequestContext) -> None:
         with transaction.atomic():

@@ -15,6 +15,32 @@ from .client import AsyncChatKitClient, ChatKitClient
 from .live_server import LiveASGIServer, LiveServer, close_server_connections
 
 
+def _in_test_transaction(request: pytest.FixtureRequest) -> bool:
+    """Whether the test runs inside a transaction of its own (pytest-django's ``db``, or the
+    ``django_db`` mark without ``transaction=True``)."""
+    names = request.fixturenames
+    if "transactional_db" in names or "live_server" in names:
+        return False
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None:
+        return not marker.kwargs.get("transaction", marker.args[0] if marker.args else False)
+    return "db" in names
+
+
+@pytest.fixture(autouse=True)
+def _chatkit_hops_see_the_test_transaction(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The store's database work runs on a pool of threads, each with its own connection;
+    a test inside a transaction has rows only its own connection sees. For such a test the
+    work runs on the test's thread, as Django's test client runs a view."""
+    if not _in_test_transaction(request):
+        yield
+        return
+    from ..connections import hops_on_request_thread
+
+    with hops_on_request_thread():
+        yield
+
+
 @pytest.fixture
 def chatkit_user(django_user_model: Any) -> Any:
     """A user who owns the threads the client fixtures create."""
