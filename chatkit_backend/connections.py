@@ -19,6 +19,7 @@ connection on it (:func:`connections_released`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import threading
@@ -79,8 +80,26 @@ def database_hop(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
             release_connections()
 
     if _on_request_thread or not conf.DATABASE_THREADS:
-        return sync_to_async(run_and_release)
-    return sync_to_async(run_and_release, thread_sensitive=False, executor=database_executor())
+        call = sync_to_async(run_and_release)
+    else:
+        call = sync_to_async(run_and_release, thread_sensitive=False, executor=database_executor())
+
+    async def hop(*args: P.args, **kwargs: P.kwargs) -> R:
+        _event_loop.set(asyncio.get_running_loop())  # copied into the hop's thread with the rest
+        return await call(*args, **kwargs)
+
+    return hop
+
+
+# The loop a hop was called from, for work the hop hands back to it without waiting.
+_event_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
+    "chatkit_backend.event_loop", default=None
+)
+
+
+def calling_event_loop() -> asyncio.AbstractEventLoop | None:
+    """In a hop (:func:`database_hop`), the event loop that waits for it; else None."""
+    return _event_loop.get()
 
 
 _on_request_thread = False

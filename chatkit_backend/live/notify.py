@@ -23,6 +23,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from .. import models
+from ..connections import calling_event_loop
 from ..context import Owner
 from .groups import owner_group, owner_of, thread_group
 
@@ -66,22 +67,34 @@ def publish(owner: Owner, thread_id: str, reason: str) -> None:
     # The owner's sockets, and the staff watching the thread (the operator's page).
     groups = (owner_group(owner), thread_group(thread_id))
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
+        on_loop = True
     except RuntimeError:
-        loop = None
+        on_loop = False
     try:
-        if loop is not None:
-            task = loop.create_task(_send(layer, groups, message))
-            _pending.add(task)  # keep a reference until it is done
-            task.add_done_callback(_pending.discard)
+        if on_loop:
+            _start_sending(layer, groups, message)
+        elif (loop := calling_event_loop()) is not None:
+            # In a store hop: the loop sends it, and the hop does not wait for the channel
+            # layer (a Redis round trip) before it hands the request back.
+            loop.call_soon_threadsafe(_start_sending, layer, groups, message)
         else:
             async_to_sync(_send)(layer, groups, message)
     except Exception:
         logger.warning("Could not send a thread notice to %s", groups[0], exc_info=True)
 
 
+def _start_sending(layer: Any, groups: tuple[str, ...], message: dict[str, Any]) -> None:
+    task = asyncio.get_running_loop().create_task(_send(layer, groups, message))
+    _pending.add(task)  # keep a reference until it is done
+    task.add_done_callback(_pending.discard)
+
+
 async def _send(layer: Any, groups: tuple[str, ...], message: dict[str, Any]) -> None:
-    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+    try:
+        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+    except Exception:
+        logger.warning("Could not send a thread notice to %s", groups[0], exc_info=True)
 
 
 def notify(thread_id: str, reason: str) -> None:
