@@ -132,6 +132,13 @@ def release_connections() -> None:
         _request_thread_connection.set(False)
 
 
+def new_request() -> None:
+    """Start a request's record of connections opened on its own thread: none yet, whatever
+    the code that ran before it (start-up code that queried the database on the main thread)
+    left in the context the request inherits. The lean handler calls it first."""
+    _request_thread_connection.set(False)
+
+
 def connections_released() -> bool:
     """Whether no connection is open on the request's own thread (none was opened there, or
     the last work there handed it back)."""

@@ -121,3 +121,38 @@ def test_turns_start_no_thread_and_keep_their_sqlite_connections(
     else:  # three hops a turn, each borrowing a connection and handing it back
         assert len(opened) == 3 * TURN_HOPS
         assert all(name.startswith("chatkit-db") for name in opened), opened
+
+
+def test_a_connection_opened_before_serving_costs_requests_no_hop(chatkit_user, monkeypatch):
+    """Start-up code that queried the database on the main thread (an ``AppConfig.ready``)
+    leaves its mark in the context every request inherits; a request still closes its
+    response without a hop when it opened no connection on its own thread."""
+    import asyncio
+    import contextvars
+
+    import httpx
+    from django.core.asgi import get_asgi_application
+
+    from chatkit_backend import connections
+    from chatkit_backend.asgi import with_chatkit
+    from chatkit_backend.testing.live_server import bearer_headers
+
+    application = with_chatkit(get_asgi_application())
+
+    async def list_threads() -> httpx.Response:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.post(
+                "/chatkit/api",
+                json={"type": "threads.list", "params": {}},
+                headers=bearer_headers(chatkit_user),
+            )
+
+    def serve() -> httpx.Response:
+        connections.connection_opened(connection=None)  # as a query on the main thread does
+        with counted_hops(monkeypatch) as hops:
+            response = asyncio.run(list_threads())
+        assert sum(hops.values()) <= JSON_OP_HOPS, hops
+        return response
+
+    assert contextvars.Context().run(serve).status_code == 200

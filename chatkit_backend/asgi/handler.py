@@ -28,7 +28,7 @@ from django.db import close_old_connections
 from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
 
-from ..connections import connections_released
+from ..connections import connections_released, new_request
 from .chain import lean_factories
 
 
@@ -65,6 +65,7 @@ class LeanASGIHandler(LeanChain, ASGIHandler):
         super().__init__()
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        new_request()
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
