@@ -22,6 +22,15 @@ class Owner:
         if (self.user_id is None) == (self.session_key is None):
             raise ValueError("An owner is either a user or a session, not both or neither.")
 
+    @classmethod
+    def of_row(cls, owner_id: Any, session_key: str | None) -> Owner | None:
+        """The owner a row's ``owner_id`` / ``session_key`` name (None for an orphan)."""
+        if owner_id is not None:
+            return cls(user_id=owner_id)
+        if session_key:
+            return cls(session_key=session_key)
+        return None
+
     def as_filter(self, prefix: str = "") -> dict[str, Any]:
         """Lookup kwargs that scope a queryset to this owner (``prefix`` for related models)."""
         if self.user_id is not None:

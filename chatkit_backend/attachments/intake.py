@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .. import models
 from ..conf import conf
+from ..context import Owner
 from ..exceptions import RequestError
 from . import quotas
 from .files import get_storage, store_bytes
@@ -94,7 +95,9 @@ def accept_upload(row: models.Attachment, file: IO[bytes], size: int) -> None:
     detected = sniff(file, row.mime_type)
     if detected != row.mime_type:
         raise not_declared_type(detected, row.mime_type)
-    quotas.admit(quotas.owner_of(row), adding=size, replacing=row.id)
+    owner = Owner.of_row(row.owner_id, row.session_key)
+    assert owner is not None  # an upload's row always names its owner
+    quotas.admit(owner, adding=size, replacing=row.id)
     file_name = store_bytes(row.id, file)
     data = {**row.data, "upload_descriptor": None}
     try:

@@ -48,12 +48,6 @@ def human_size(size: int) -> str:
     return f"{size} byte{'s' if size != 1 else ''}"
 
 
-def owner_of(row: models.Attachment) -> Owner:
-    if row.owner_id is not None:
-        return Owner(user_id=row.owner_id)
-    return Owner(session_key=row.session_key)
-
-
 def _lock(owner: Owner) -> None:
     """Hold ``owner``'s upload lock until the transaction ends (PostgreSQL; see above)."""
     if connection.vendor != "postgresql":

@@ -22,15 +22,6 @@ def owner_group(owner: Owner) -> str:
     return f"{PREFIX}.session.{digest}"
 
 
-def owner_of(owner_id: object, session_key: str | None) -> Owner | None:
-    """The owner of a thread row's ``owner_id`` / ``session_key`` (None for an orphan)."""
-    if owner_id is not None:
-        return Owner(user_id=owner_id)
-    if session_key:
-        return Owner(session_key=session_key)
-    return None
-
-
 def thread_group(thread_id: str) -> str:
     """The group of staff watching ``thread_id`` (the operator's page): they hear of it too."""
     return f"{PREFIX}.thread.{thread_id}"

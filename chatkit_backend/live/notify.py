@@ -25,7 +25,8 @@ from django.db import transaction
 from .. import models
 from ..connections import calling_event_loop
 from ..context import Owner
-from .groups import owner_group, owner_of, thread_group
+from ..store.memo import known_owner
+from .groups import owner_group, thread_group
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _owner(thread_id: str) -> Owner | None:
     owner = _OWNERS.get(thread_id)
     if owner is None:
         row = models.Thread.objects.filter(id=thread_id).values("owner_id", "session_key").first()
-        owner = row and owner_of(row["owner_id"], row["session_key"])
+        owner = row and Owner.of_row(row["owner_id"], row["session_key"])
         if owner is None:
             return None
         _OWNERS[thread_id] = owner
@@ -97,9 +98,10 @@ async def _send(layer: Any, groups: tuple[str, ...], message: dict[str, Any]) ->
         logger.warning("Could not send a thread notice to %s", groups[0], exc_info=True)
 
 
-def notify(thread_id: str, reason: str) -> None:
-    """Announce a change of ``thread_id`` to its owner now (sync; the change is committed)."""
-    owner = _owner(thread_id)
+def notify(thread_id: str, reason: str, owner: Owner | None = None) -> None:
+    """Announce a change of ``thread_id`` to its owner now (sync; the change is committed).
+    ``owner``: the thread's owner if the caller knows it (else it is looked up)."""
+    owner = owner or _owner(thread_id)
     if owner is not None:
         publish(owner, thread_id, reason)
 
@@ -123,7 +125,8 @@ def on_thread_changed(sender: Any, thread_id: str, change: str, **kwargs: Any) -
     """Receiver of :data:`~chatkit_backend.signals.thread_changed` (already on commit)."""
     reason = reason_for(change, kwargs.get("fields"))
     if reason is not None:
-        notify(thread_id, reason)
+        context = kwargs.get("context")
+        notify(thread_id, reason, known_owner(context, thread_id) if context else None)
 
 
 def on_thread_saved(sender: Any, instance: models.Thread, **kwargs: Any) -> None:
@@ -132,7 +135,7 @@ def on_thread_saved(sender: Any, instance: models.Thread, **kwargs: Any) -> None
     reason = "status" if "status" in fields else "title" if "title" in fields else None
     if reason is None or kwargs.get("created"):
         return
-    owner = owner_of(instance.owner_id, instance.session_key)
+    owner = Owner.of_row(instance.owner_id, instance.session_key)
     if owner is not None:
         transaction.on_commit(
             partial(publish, owner, instance.pk, reason), using=kwargs.get("using")
@@ -142,7 +145,7 @@ def on_thread_saved(sender: Any, instance: models.Thread, **kwargs: Any) -> None
 def on_thread_deleted(sender: Any, instance: models.Thread, **kwargs: Any) -> None:
     """``post_delete`` receiver: the owner hears of the delete once it is committed."""
     _OWNERS.pop(instance.pk, None)
-    owner = owner_of(instance.owner_id, instance.session_key)
+    owner = Owner.of_row(instance.owner_id, instance.session_key)
     if owner is not None:
         transaction.on_commit(
             partial(publish, owner, instance.pk, "deleted"), using=kwargs.get("using")

@@ -15,7 +15,7 @@ from typing import Any
 from chatkit.types import Page, ThreadItem, ThreadMetadata
 
 from .. import models
-from ..context import RequestContext
+from ..context import Owner, RequestContext
 from ..timestamps import aware
 from .rows import item_from, saved_values, to_metadata
 
@@ -29,6 +29,9 @@ class RequestMemo:
     # writes only what changed since, and never recreates a thread this request saw.
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     writable: set[str] = field(default_factory=set)
+    # thread id -> its owner, for the live notices of this request's writes (which would
+    # otherwise ask the database whose thread it is).
+    owners: dict[str, Owner] = field(default_factory=dict)
     # thread id -> (the newest items' stored JSON, newest first; whether older ones exist).
     # JSON, not the items: each reader gets items of its own to change.
     newest: dict[str, tuple[list[dict[str, Any]], bool]] = field(default_factory=dict)
@@ -100,4 +103,12 @@ def remember(context: RequestContext, row: models.Thread) -> ThreadMetadata:
     memo = memo_of(context)
     metadata = memo.threads[row.id] = to_metadata(row)
     memo.stored[row.id] = saved_values(metadata)
+    if (owner := Owner.of_row(row.owner_id, row.session_key)) is not None:
+        memo.owners[row.id] = owner
     return metadata
+
+
+def known_owner(context: RequestContext, thread_id: str) -> Owner | None:
+    """The owner of ``thread_id`` if this request read or created the thread."""
+    memo = _memos.get(id(context))
+    return memo.owners.get(thread_id) if memo is not None else None

@@ -139,6 +139,7 @@ class ThreadsMixin(ScopedStore):
         except IntegrityError:
             # The id exists but is someone else's: behave as if it did not.
             raise NotFoundError(f"Thread {thread.id} not found") from None
+        memo_of(context).owners[thread.id] = context.owner
 
     def _update_thread(
         self,
