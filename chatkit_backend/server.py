@@ -139,19 +139,35 @@ class DjangoChatKitServer(HeadlessTurns, ChatKitServer[RequestContext]):
     async def _run_turn(
         self, turn: Turn, stream: AsyncGenerator[bytes, None], context: RequestContext
     ) -> AsyncIterator[bytes]:
-        """Stream the turn while it holds its thread; then settle it, however it ended."""
+        """Stream the turn while it holds its thread; then settle it, however it ended.
+
+        threads.create's new thread is held until the turn's next write (the user's message)
+        stores it: until then its events wait too, so a client that acts on
+        ``thread.created`` at once (a rename, a read) finds the thread.
+        """
         store = self.store
         turn.loop = asyncio.get_running_loop()
         every = max(0.1, conf.TURN_LEASE_SECONDS / 3)
         heartbeat = asyncio.create_task(keep_claim(turn, store.renew_turn, every))
+        waiting: list[bytes] = []
         try:
             async for chunk in stream:
                 # A stopped turn (its thread was deleted) ends quietly: nothing more is sent.
-                if turn.stopped is None:
-                    yield chunk
+                if turn.stopped is not None:
+                    continue
+                if turn.pending.new_thread is not None:
+                    waiting.append(chunk)
+                    continue
+                for held in waiting:
+                    yield held
+                waiting.clear()
+                yield chunk
         finally:
             heartbeat.cancel()
-            await store.end_turn(turn, context)
+            await store.end_turn(turn, context)  # stores a thread nothing stored before
+        if turn.stopped is None:
+            for held in waiting:  # the stream ended before the user's message was stored
+                yield held
 
     async def check_before_streaming(self, request: Any, context: RequestContext) -> None:
         """Raise ``NotFoundError`` or ``RequestError`` for a streaming request that cannot work

@@ -97,3 +97,39 @@ def test_a_turn_refused_before_it_streams_leaves_no_new_thread(live_asgi, chatki
     )
     assert refused.status == 404
     assert models.Thread.objects.count() == 0
+
+
+def test_a_client_that_acts_on_thread_created_at_once_finds_its_thread(
+    live_asgi, chatkit_user, model, monkeypatch
+):
+    """``thread.created`` reaches the client only once the thread is stored: a page that
+    renames (or reads) the new thread the moment it hears of it is not told 404, however
+    slowly the store writes it."""
+    import time
+
+    from chatkit_backend.store import DjangoStore
+    from tests.support.turn_streams import create_params, on_thread_created, stream_turn
+
+    write = DjangoStore._upsert_item
+
+    def slow_write(self, *args, **kwargs):
+        time.sleep(0.3)  # the hop that stores the new thread and the user's message
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(DjangoStore, "_upsert_item", slow_write)
+    owner = live_asgi.chatkit(chatkit_user)
+    model.enqueue([assistant_message("hello")])
+    renamed: list[str] = []
+
+    def rename(turn):
+        owner.update_thread(turn.thread_id, "Named at once")
+        renamed.append(turn.thread_id)
+
+    turn = stream_turn(
+        live_asgi.http(chatkit_user),
+        "threads.create",
+        on_thread_created(rename),
+        **create_params("The first question"),
+    )
+    assert turn.status == 200 and renamed == [turn.thread_id]
+    assert owner.get_thread(turn.thread_id).title == "Named at once"
