@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +50,8 @@ _executor_lock = threading.Lock()
 
 
 def database_executor() -> ThreadPoolExecutor:
-    """The pool the store's hops run on (made on first use, ``DATABASE_THREADS`` threads)."""
+    """The pool the store's hops run on: made on first use, with ``DATABASE_THREADS``
+    threads as the setting was then."""
     global _executor
     with _executor_lock:
         if _executor is None:
@@ -57,6 +59,15 @@ def database_executor() -> ThreadPoolExecutor:
                 max_workers=conf.DATABASE_THREADS, thread_name_prefix=THREAD_NAME
             )
         return _executor
+
+
+def _forget_executor() -> None:
+    # A forked worker (a server that preloads the app) has none of its parent's threads.
+    global _executor, _executor_lock
+    _executor, _executor_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_executor)
 
 
 def in_pool_thread() -> bool:
