@@ -96,8 +96,12 @@ def database_hop(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         call = sync_to_async(run_and_release, thread_sensitive=False, executor=database_executor())
 
     async def hop(*args: P.args, **kwargs: P.kwargs) -> R:
-        _event_loop.set(asyncio.get_running_loop())  # copied into the hop's thread with the rest
-        return await call(*args, **kwargs)
+        # Copied into the hop's thread with the rest of the context; only for this hop.
+        token = _event_loop.set(asyncio.get_running_loop())
+        try:
+            return await call(*args, **kwargs)
+        finally:
+            _event_loop.reset(token)
 
     return hop
 

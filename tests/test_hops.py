@@ -156,3 +156,16 @@ def test_a_connection_opened_before_serving_costs_requests_no_hop(chatkit_user, 
         return response
 
     assert contextvars.Context().run(serve).status_code == 200
+
+
+def test_a_hop_leaves_no_event_loop_behind():
+    """A notice published from a hop is handed to the loop that waits for the hop; after
+    the hop that loop may be gone (a sync caller's ``async_to_sync`` closes its own), so
+    synchronous code that publishes later must not find it and hand its notice to nobody."""
+    from asgiref.sync import async_to_sync
+
+    from chatkit_backend.connections import calling_event_loop, database_hop
+
+    seen = async_to_sync(database_hop(calling_event_loop))()
+    assert seen is not None and seen.is_closed()
+    assert calling_event_loop() is None

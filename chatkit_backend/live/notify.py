@@ -75,7 +75,7 @@ def publish(owner: Owner, thread_id: str, reason: str) -> None:
     try:
         if on_loop:
             _start_sending(layer, groups, message)
-        elif (loop := calling_event_loop()) is not None:
+        elif (loop := calling_event_loop()) is not None and not loop.is_closed():
             # In a store hop: the loop sends it, and the hop does not wait for the channel
             # layer (a Redis round trip) before it hands the request back.
             loop.call_soon_threadsafe(_start_sending, layer, groups, message)
