@@ -14,6 +14,7 @@ from .. import models
 from ..connections import database_hop
 from ..context import RequestContext
 from ..timestamps import aware
+from . import sql
 from .base import ScopedStore
 from .counters import refresh_counters, search_text
 from .memo import memo_of
@@ -97,7 +98,12 @@ class ItemsMixin(ScopedStore):
         elif not self._readable(thread_id, context):
             # The SDK's contract: a thread the caller may not see has no items for them.
             return Page(data=[], has_more=False, after=None)
-        rows = list(keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1])
+        if newest_first:  # a turn's history, and the usual first page: on every turn
+            rows = sql.newest_items(thread_id, limit + 1)
+        else:
+            rows = list(
+                keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1]
+            )
         rows, has_more, next_after = page_of(rows, limit, lambda row: row[0])
         if newest_first:
             memo.newest[thread_id] = ([data for _, data in rows], has_more)
@@ -146,26 +152,21 @@ class ItemsMixin(ScopedStore):
             return  # the turn's thread is gone: its last items have nowhere to go
         self._touch(thread_id, context)
         rows = [
-            models.ThreadItem(
-                thread_id=thread_id,
-                item_id=item.id,
-                type=item.type,
-                created_at=aware(item.created_at),
-                data=data,
-                text=search_text(data),
-            )
+            {
+                "thread": thread_id,
+                "item_id": item.id,
+                "type": item.type,
+                "created_at": aware(item.created_at),
+                "data": data,
+                "text": search_text(data),
+            }
             for item, data in items
         ]
         try:
             # Insert, or replace the JSON of the item with this id (its place in the thread,
             # created_at and seq, stays).
             with transaction.atomic():
-                models.ThreadItem.objects.bulk_create(
-                    rows,
-                    update_conflicts=True,
-                    unique_fields=["thread", "item_id"],
-                    update_fields=["data", "type", "text"],
-                )
+                sql.upsert_items(rows)
                 if not _in_turn(thread_id, context):
                     refresh_counters(thread_id)  # a turn's release recounts (store/counters.py)
         except IntegrityError:
