@@ -13,8 +13,6 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +23,6 @@ from asgiref.sync import async_to_sync
 from chatkit.types import Attachment, HiddenContextItem, ThreadItem
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from pydantic import TypeAdapter
@@ -35,6 +32,7 @@ from chatkit_backend.retention import purge
 from chatkit_backend.testing import ChatKitClient
 from chatkit_backend.threads import append_item
 from tests.support.files import PNG, stored_files, upload
+from tests.support.queries import captured_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ATTACHMENT = TypeAdapter(Attachment)
@@ -114,19 +112,6 @@ def run(command: str, *args: str) -> str:
     out = io.StringIO()
     call_command(command, *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
-
-
-@contextmanager
-def recorded_sql() -> Iterator[list[str]]:
-    """The SQL of every statement run meanwhile, before parameters are filled in."""
-    statements: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        yield statements
 
 
 def reads_of_chatkit_rows(statements: list[str]) -> list[str]:
@@ -313,7 +298,7 @@ def test_older_than_and_user_do_not_mix():
         run("chatkit_purge", "--older-than", "5", "--user", "alice")
 
 
-def test_purge_works_in_bounded_batches(alice, bob, model, media):
+def test_purge_works_in_bounded_batches(alice, bob, model, media, monkeypatch):
     threads = [
         alice.chat(model, f"thread {n}", (alice.upload(f"{n}.txt", b"x", "text/plain"),))
         for n in range(5)
@@ -322,7 +307,7 @@ def test_purge_works_in_bounded_batches(alice, bob, model, media):
         age(thread_id)
     bobs = bob.chat(model, "bob keeps this")
 
-    with recorded_sql() as statements:
+    with captured_statements(monkeypatch) as statements:
         output = run("chatkit_purge", "--older-than", "90", "--batch-size", "2")
     assert "Deleted 5 threads, 10 items, 5 attachments (5 files), 5 usage rows." in output
     # Three batches of at most two threads, each reported as it commits.
@@ -477,7 +462,7 @@ def test_export_unknown_user_is_an_error(tmp_path):
     assert not (tmp_path / "x.jsonl").exists()
 
 
-def test_export_works_in_bounded_batches(alice, model, media, tmp_path):
+def test_export_works_in_bounded_batches(alice, model, media, tmp_path, monkeypatch):
     for n in range(5):
         thread_id = alice.chat(
             model, f"thread {n}", (alice.upload(f"{n}.txt", b"x", "text/plain"),)
@@ -486,7 +471,7 @@ def test_export_works_in_bounded_batches(alice, model, media, tmp_path):
         alice.chatkit.send(thread_id, "more")
     output = tmp_path / "alice.jsonl"
 
-    with recorded_sql() as statements:
+    with captured_statements(monkeypatch) as statements:
         run("chatkit_export", "--user", "alice", "--output", str(output), "--batch-size", "2")
     counts = read_jsonl(output.read_text())[-1]["counts"]
     assert counts == {"thread": 5, "item": 20, "usage": 10, "attachment": 5}

@@ -81,7 +81,6 @@ class ItemsMixin(ScopedStore):
         newest_first = after is None and order == "desc"
         if newest_first and (page := memo.newest_page(thread_id, limit, context)) is not None:
             return page
-        items = models.ThreadItem.objects.filter(thread_id=thread_id)
         cursor = None
         if after:
             # The cursor row proves the caller may read the thread too: one query for both.
@@ -101,6 +100,7 @@ class ItemsMixin(ScopedStore):
         if newest_first:  # a turn's history, and the usual first page: on every turn
             rows = sql.newest_items(thread_id, limit + 1)
         else:
+            items = models.ThreadItem.objects.filter(thread_id=thread_id)
             rows = list(
                 keyset(items, cursor, order, "seq").values_list("item_id", "data")[: limit + 1]
             )
