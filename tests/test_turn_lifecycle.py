@@ -108,6 +108,14 @@ def test_usage_of_a_thread_deleted_before_it_is_recorded_is_kept(chatkit_user):
     )
     [usage] = models.TurnUsage.objects.all()
     assert (usage.owner_id, usage.thread_id, usage.total_tokens) == (chatkit_user.pk, None, 42)
+    # Fields the caller left out get their defaults; the row is dated now (the dashboard's day).
+    assert (usage.model, usage.input_tokens, usage.estimated, usage.client_address) == (
+        "",
+        0,
+        False,
+        "",
+    )
+    assert abs((timezone.now() - usage.created_at).total_seconds()) < 60
 
 
 # -- 4. a thread deleted during its first turn does not come back ------------------------------

@@ -130,6 +130,43 @@ def _release_sql(alias: str, activity: bool, spent: bool) -> str:
     return f"UPDATE {table} SET {', '.join(columns)} WHERE {thread('id')} = %s"
 
 
+# -- a turn's usage --------------------------------------------------------------------------
+
+
+def insert_usage(rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``TurnUsage`` rows (field values by attribute name, ``thread_id`` and
+    ``owner_id`` included); fields a row leaves out get their defaults, ``created_at`` now.
+    Raises ``IntegrityError`` if a row names a thread that is gone."""
+    connection = _connection(models.TurnUsage)
+    fields = _usage_fields()
+    now = timezone.now()
+    params = [
+        field.get_db_prep_save(
+            row.get(field.attname, now if field.name == "created_at" else field.get_default()),
+            connection,
+        )
+        for row in rows
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_usage_sql(connection.alias, len(rows)), params)
+
+
+@functools.cache
+def _usage_fields() -> tuple[Any, ...]:
+    # Every stored column but the primary key, which the database assigns.
+    return tuple(field for field in models.TurnUsage._meta.concrete_fields if not field.primary_key)
+
+
+@functools.cache
+def _insert_usage_sql(alias: str, count: int) -> str:
+    connection = connections[alias]
+    fields = _usage_fields()
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * count)
+    return f"INSERT INTO {_table(models.TurnUsage, connection)} ({columns}) VALUES {values}"
+
+
 # -- a thread's items ----------------------------------------------------------------------
 
 

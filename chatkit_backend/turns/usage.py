@@ -115,14 +115,15 @@ def record(
     Usage outlives its thread: if the thread was deleted meanwhile (the foreign key fails when
     the transaction commits), the rows are stored without it.
     """
+    from ..store.sql import insert_usage  # here: the store imports this module
+
     rows = list(rows)
     for reference in (thread_id, None) if thread_id else (None,):
         try:
             with transaction.atomic():
-                models.TurnUsage.objects.bulk_create(
-                    models.TurnUsage(thread_id=reference, **owner.as_fields(), **fields)
-                    for fields in rows
-                )
+                if rows:
+                    owned = {"thread_id": reference, **owner.as_fields()}
+                    insert_usage([{**owned, **fields} for fields in rows])
                 also()
             return
         except IntegrityError:
