@@ -70,7 +70,9 @@ def deep_in_big_thread(results: Mapping[str, Any]) -> Measured:
             figure = (
                 f"{db} {fmt(deep['wall_p50_ms'])} ms wall, {fmt(deep['server_p50_ms'])} ms server"
             )
-            readings.append(Reading(figure, {"value": deep["wall_p50_ms"]}))
+            # The target is the server's time; the wall time adds the loopback HTTP
+            # client's own work, shown beside it.
+            readings.append(Reading(figure, {"value": deep["server_p50_ms"]}))
     if big != FULL_BIG_ITEMS:
         return Measured(readings, f"thread of {big:,} items, not {FULL_BIG_ITEMS:,}")
     return Measured(readings)
