@@ -118,6 +118,20 @@ def test_usage_of_a_thread_deleted_before_it_is_recorded_is_kept(chatkit_user):
     assert abs((timezone.now() - usage.created_at).total_seconds()) < 60
 
 
+def test_usage_with_a_misspelt_field_is_refused_and_nothing_is_stored(chatkit_user):
+    from asgiref.sync import async_to_sync
+
+    from chatkit_backend.context import Owner, RequestContext
+    from chatkit_backend.store import DjangoStore
+
+    context = RequestContext(owner=Owner(user_id=chatkit_user.pk), user=chatkit_user)
+    with pytest.raises(TypeError, match="total_tokns"):
+        async_to_sync(DjangoStore().record_usage)(
+            None, context, provider="openai", requests=1, total_tokns=42
+        )
+    assert not models.TurnUsage.objects.exists()
+
+
 # -- 4. a thread deleted during its first turn does not come back ------------------------------
 
 

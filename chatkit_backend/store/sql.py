@@ -139,6 +139,10 @@ def insert_usage(rows: Sequence[dict[str, Any]]) -> None:
     Raises ``IntegrityError`` if a row names a thread that is gone."""
     connection = _connection(models.TurnUsage)
     fields = _usage_fields()
+    for row in rows:
+        if unknown := set(row).difference(field.attname for field in fields):
+            # As the model's constructor would: a misspelt field is an error, not a default.
+            raise TypeError(f"TurnUsage has no field(s) {', '.join(sorted(unknown))}")
     now = timezone.now()
     params = [
         field.get_db_prep_save(
