@@ -1,6 +1,7 @@
 """What owners spend: per-turn usage rows and the per-day counters budgets are checked against.
 
-Synchronous ORM functions, run by the store inside its thread hops.
+Synchronous database functions, run by the store inside its thread hops (a turn's usage rows
+are inserted as SQL: ``store/sql.py``).
 """
 
 from __future__ import annotations
