@@ -115,10 +115,9 @@ class LiveServer:
 
 
 def close_server_connections() -> None:
-    """Close what the server's worker threads left open, so the test database can be dropped.
-
-    Those threads are gone, but their PostgreSQL sessions linger until garbage collection.
-    """
+    """End every other PostgreSQL session on the test database, so that it can be dropped:
+    those a live server's worker threads left open (the threads are gone, their sessions
+    linger until garbage collection) and those other threads keep (``CONN_MAX_AGE``)."""
     from django.db import connection
 
     if connection.vendor == "postgresql":

@@ -41,6 +41,23 @@ def _chatkit_hops_see_the_test_transaction(request: pytest.FixtureRequest) -> It
         yield
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Any:
+    result = yield
+    if fixturedef.argname == "django_db_setup":
+        # Added after the fixture's own teardown, so it runs first: nothing is connected to
+        # the test database when it is dropped, though a site's test settings keep
+        # connections (CONN_MAX_AGE) on the store's pool threads or asgiref's.
+        blocker = request.getfixturevalue("django_db_blocker")
+
+        def let_go() -> None:
+            with blocker.unblock():
+                close_server_connections()
+
+        fixturedef.addfinalizer(let_go)
+    return result
+
+
 @pytest.fixture
 def chatkit_user(django_user_model: Any) -> Any:
     """A user who owns the threads the client fixtures create."""
