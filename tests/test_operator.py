@@ -4,13 +4,17 @@ owner's open page over the live socket."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from chatkit.types import AssistantMessageItem, NoticeEvent, UserMessageItem
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 from django.test import AsyncClient, Client
 from django.urls import reverse
+from django.utils import timezone
 
 from chatkit_backend import models
 from chatkit_backend.live.progress import PAUSED_KEY, PAUSED_NOTICE
@@ -62,7 +66,7 @@ async def admin_as(user) -> AsyncClient:
 
 
 def operator_url(thread_id: str) -> str:
-    return reverse("admin:chatkit_backend_thread_operator", args=[thread_id])
+    return reverse("admin:chatkit_backend_thread_operator", args=[quote(thread_id)])
 
 
 async def alice_thread(alice) -> tuple[AsyncChatKitClient, str]:
@@ -110,9 +114,33 @@ async def test_an_operator_reply_is_a_person_s_message_on_the_open_page(alice, o
     assert isinstance(items[-1], AssistantMessageItem)
     assert items[-1].content[0].text == "Hi, Olga here. Let me help."
     # Marked as a person's message where staff read the thread.
-    change = await admin.get(reverse("admin:chatkit_backend_thread_change", args=[thread_id]))
+    # Admin URLs carry quoted keys: unquoted, an id starting "thr_23" reads as "thr#...".
+    change = await admin.get(
+        reverse("admin:chatkit_backend_thread_change", args=[quote(thread_id)])
+    )
     assert b"Operator (Olga Ops)" in change.content
     await socket.disconnect()
+
+
+def test_staff_reach_a_thread_s_pages_whatever_its_id(alice, operator):
+    # One id in 43 starts "thr_22".."thr_26" or "thr_40": the admin reads "_23" in a URL as a
+    # quoted "#". Every link the pages render must quote the key, every view unquote it.
+    thread_id = "thr_23" + "0" * 22
+    now = timezone.now()
+    models.Thread.objects.create(id=thread_id, owner=alice, created_at=now, updated_at=now)
+    admin = Client()
+    admin.force_login(operator)
+
+    change = admin.get(reverse("admin:chatkit_backend_thread_change", args=[quote(thread_id)]))
+    assert change.status_code == 200
+    [operator_href] = re.findall(r'href="([^"]*/operator/)"', change.content.decode())
+    page = admin.get(operator_href)
+    assert page.status_code == 200 and b"Pause the agent" in page.content
+    [back] = re.findall(rf'href="([^"]*{quote(thread_id)}/change/)"', page.content.decode())
+    assert admin.get(back).status_code == 200
+    reply = admin.post(operator_href, {"action": "reply", "text": "Hello from a person"})
+    assert reply.status_code == 302 and admin.get(reply.url).status_code == 200
+    assert models.ThreadItem.objects.filter(thread_id=thread_id).count() == 1
 
 
 async def test_a_paused_thread_keeps_the_user_s_message_and_waits_for_a_person(alice, operator):

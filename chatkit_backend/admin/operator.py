@@ -20,6 +20,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from chatkit.types import AssistantMessageItem
 from django.contrib import messages
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
@@ -98,7 +99,7 @@ def operator_view(request: HttpRequest, object_id: str, model_admin: Any) -> Htt
     """The operator's page for one thread (403 without ``chatkit_backend.reply_thread``)."""
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied
-    thread = get_object_or_404(models.Thread, pk=object_id)
+    thread = get_object_or_404(models.Thread, pk=unquote(object_id))
     if request.method == "POST":
         return _act(request, thread)
     context = {
@@ -120,5 +121,6 @@ def operator_urls(model_admin: Any) -> list[Any]:
 
 def operator_link(obj: models.Thread) -> str:
     """For the thread's admin page: the way to the operator's page."""
-    url = reverse("admin:chatkit_backend_thread_operator", args=[obj.pk])
+    # Quoted, as the admin quotes every key in its URLs: "_23" in an id would read as "#".
+    url = reverse("admin:chatkit_backend_thread_operator", args=[quote(obj.pk)])
     return format_html('<a href="{}">{}</a>', url, _("Reply as a person, or pause the agent"))
