@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from django.contrib.admin.utils import quote
 
 from tests.support.example_site import ExampleSite, Server, site_with_users
 from tests.support.fake_provider import FakeProvider
@@ -103,7 +104,7 @@ def admin_session(server: Server, username: str) -> httpx.Client:
 
 
 def operator_reply(client: httpx.Client, thread_id: str, text: str) -> None:
-    url = f"/admin/chatkit_backend/thread/{thread_id}/operator/"
+    url = f"/admin/chatkit_backend/thread/{quote(thread_id)}/operator/"  # admin URLs quote keys
     page = client.get(url)
     assert page.status_code == 200, page.text[:500]
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)

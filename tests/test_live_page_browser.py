@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.contrib.admin.utils import quote
 
 from tests.support.browser import needs_chromium
 from tests.support.example_site import ExampleSite, Server, example_database, site_environment
@@ -232,7 +233,7 @@ def test_the_operator_page_follows_the_conversation_live(page, chromium, server)
         admin.fill("#id_username", "olga")
         admin.fill("#id_password", PASSWORD)
         admin.click("input[type=submit]")
-        admin.goto(f"{server.base_url}/admin/chatkit_backend/thread/{thread_id}/operator/")
+        admin.goto(f"{server.base_url}/admin/chatkit_backend/thread/{quote(thread_id)}/operator/")
         expect(admin.locator(".chatkit-transcript")).to_contain_text("Hello, anyone?")
 
         # The user writes again: the operator's page shows it without a reload by hand.
