@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from chatkit.store import NotFoundError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import models
 from ..conf import conf
 from ..connections import database_hop
-from ..context import RequestContext
+from ..context import Owner, RequestContext
 from ..exceptions import TurnInProgress
 from ..intake.clients import address_key
 from ..turns import Turn, lease_end, register, unregister, usage
@@ -46,6 +47,32 @@ def _release(turn: Turn, ran: bool, charged: list[dict[str, Any]]) -> None:
     sql.release(turn.thread_id, turn.lease, activity=timezone.now() if ran else None, spent=spent)
 
 
+def record_usage_rows(
+    owner: Owner,
+    thread_id: str | None,
+    rows: Iterable[dict[str, Any]],
+    also: Callable[[], None] = lambda: None,
+) -> None:
+    """Store ``rows`` (``TurnUsage`` field values) for ``owner``, and run ``also`` in the same
+    transaction.
+
+    Usage outlives its thread: if the thread was deleted meanwhile (the foreign key fails when
+    the transaction commits), the rows are stored without it.
+    """
+    rows = list(rows)
+    for reference in (thread_id, None) if thread_id else (None,):
+        try:
+            with transaction.atomic():
+                if rows:
+                    owned = {"thread_id": reference, **owner.as_fields()}
+                    sql.insert_usage([{**owned, **fields} for fields in rows])
+                also()
+            return
+        except IntegrityError:
+            if reference is None:
+                raise
+
+
 class TurnsMixin(ScopedStore):
     async def record_usage(
         self, thread_id: str | None, context: RequestContext, **fields: Any
@@ -56,7 +83,7 @@ class TurnsMixin(ScopedStore):
         """
         fields = {**fields, "client_address": _budget_address(context) or ""}
         rows = [fields]
-        await database_hop(usage.record)(
+        await database_hop(record_usage_rows)(
             context.owner, thread_id, rows, lambda: add_tokens(thread_id, rows)
         )
 
@@ -164,6 +191,6 @@ class TurnsMixin(ScopedStore):
             # it and the held items are dropped.)
             self.write_new_thread(context)  # threads.create's thread, if nothing stored it
             thread_id = None if turn.stopped == "deleted" else turn.thread_id
-            usage.record(context.owner, thread_id, rows, store_and_release)
+            record_usage_rows(context.owner, thread_id, rows, store_and_release)
 
         await database_hop(store_and_settle)()

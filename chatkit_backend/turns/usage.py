@@ -1,13 +1,12 @@
 """What owners spend: per-turn usage rows and the per-day counters budgets are checked against.
 
-Synchronous database functions, run by the store inside its thread hops (a turn's usage rows
-are inserted as SQL: ``store/sql.py``).
+Synchronous ORM functions, run by the store inside its thread hops. The store writes the
+per-turn ``TurnUsage`` rows itself (``store/turns.py``, as SQL).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -102,31 +101,3 @@ def settle(counters_: list[dict[str, Any]], day: date, reserved: int, spent: int
             reserved=Greatest(F("reserved") - reserved, Value(0)),
             spent=F("spent") + spent,
         )
-
-
-def record(
-    owner: Owner,
-    thread_id: str | None,
-    rows: Iterable[dict[str, Any]],
-    also: Callable[[], None] = lambda: None,
-) -> None:
-    """Store ``rows`` (``TurnUsage`` field values) for ``owner``, and run ``also`` in the same
-    transaction.
-
-    Usage outlives its thread: if the thread was deleted meanwhile (the foreign key fails when
-    the transaction commits), the rows are stored without it.
-    """
-    from ..store.sql import insert_usage  # here: the store imports this module
-
-    rows = list(rows)
-    for reference in (thread_id, None) if thread_id else (None,):
-        try:
-            with transaction.atomic():
-                if rows:
-                    owned = {"thread_id": reference, **owner.as_fields()}
-                    insert_usage([{**owned, **fields} for fields in rows])
-                also()
-            return
-        except IntegrityError:
-            if reference is None:
-                raise
