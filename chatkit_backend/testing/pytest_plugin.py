@@ -41,10 +41,16 @@ def _chatkit_hops_see_the_test_transaction(request: pytest.FixtureRequest) -> It
         yield
 
 
+def _creates_the_test_database(fixturedef: Any) -> bool:
+    # pytest-django's own fixture: a site that overrides it may point the tests at a database
+    # that others use (pytest-django documents the recipe), whose sessions are not ours to end.
+    return getattr(fixturedef.func, "__module__", "") == "pytest_django.fixtures"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Any:
     result = yield
-    if fixturedef.argname == "django_db_setup":
+    if fixturedef.argname == "django_db_setup" and _creates_the_test_database(fixturedef):
         # Added after the fixture's own teardown, so it runs first: nothing is connected to
         # the test database when it is dropped, though a site's test settings keep
         # connections (CONN_MAX_AGE) on the store's pool threads or asgiref's.
