@@ -102,15 +102,14 @@ def scripted_model(settings: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def live_asgi_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[LiveASGIServer]:
+def live_asgi_server(django_db_setup: Any) -> Iterator[LiveASGIServer]:
     """One live ASGI server for the test session (see ``live_asgi``)."""
-    # After django_db_setup: the server's connections must open the test database.
+    # After django_db_setup: the server's connections must open the test database. What they
+    # leave open is ended before the test database is dropped (pytest_fixture_setup above).
     server = LiveASGIServer()
     server.start()
     yield server
     server.stop()
-    with django_db_blocker.unblock():
-        close_server_connections()
 
 
 @pytest.fixture
