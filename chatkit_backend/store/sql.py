@@ -42,6 +42,12 @@ def _prep(model: type[Model], name: str, value: Any, connection: BaseDatabaseWra
     return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
+def _values(rows: int, columns: int) -> str:
+    """Placeholders for ``rows`` rows of ``columns`` values: ``(%s, %s), (%s, %s)``."""
+    row = "(" + ", ".join(["%s"] * columns) + ")"
+    return ", ".join([row] * rows)
+
+
 # -- a turn's claim on its thread --------------------------------------------------------------
 
 
@@ -167,7 +173,7 @@ def _insert_usage_sql(alias: str, count: int) -> str:
     connection = connections[alias]
     fields = _usage_fields()
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * count)
+    values = _values(count, len(fields))
     return f"INSERT INTO {_table(models.TurnUsage, connection)} ({columns}) VALUES {values}"
 
 
@@ -224,7 +230,7 @@ def _upsert_sql(alias: str, count: int) -> str:
     def column(name: str) -> str:
         return _column(models.ThreadItem, name, connection)
 
-    values = ", ".join(["(" + ", ".join(["%s"] * len(ITEM_FIELDS)) + ")"] * count)
+    values = _values(count, len(ITEM_FIELDS))
     replaced = ", ".join(
         f"{column(name)} = EXCLUDED.{column(name)}" for name in ("type", "data", "text")
     )
